@@ -1,0 +1,218 @@
+"""Save and load AudioLM checkpoints; import from and export to transformers' Qwen2-Audio.
+
+Floor 4. A qwenlike checkpoint folder:
+    config.json         {"qwenlike": AudioLMConfig, "features": the log-mel settings}
+    model.safetensors   every weight (shared tensors stored once)
+    tokenizer files     the LM's tokenizer with the audio special tokens and its chat template
+Writes are atomic: a folder is written beside its target and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import audio as A
+from .errors import UserError
+from .model import AudioLM, AudioLMConfig
+from .projector import ProjectorConfig
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+ENCODER_KEYS = (
+    "num_mel_bins", "d_model", "encoder_layers", "encoder_attention_heads", "encoder_ffn_dim",
+    "max_source_positions", "activation_function", "scale_embedding", "dropout",
+    "attention_dropout", "activation_dropout", "encoder_layerdrop",
+)  # fmt: skip
+
+
+def features_dict(config: AudioLMConfig) -> dict[str, Any]:
+    return {
+        "sampling_rate": A.SAMPLE_RATE, "n_fft": A.N_FFT, "hop_length": A.HOP, "n_mels": config.n_mels,
+        "window_samples": A.WINDOW_SAMPLES, "pad_to_window": config.pad_to_window,
+    }  # fmt: skip
+
+
+class atomic_dir:
+    """`with atomic_dir(out) as tmp:` write into tmp; on success tmp replaces out in one rename."""
+
+    def __init__(self, out: str | Path):
+        self.out = Path(out)
+
+    def __enter__(self) -> Path:
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        for f in self.tmp.rglob("*"):  # data on disk before the rename makes it visible
+            if f.is_file():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+        old = None
+        if self.out.exists():
+            old = self.out.with_name(f".{self.out.name}.old-{os.getpid()}")
+            os.rename(self.out, old)
+        os.rename(self.tmp, self.out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def save_pretrained(model: AudioLM, out: str | Path, extra: dict[str, Any] | None = None) -> Path:
+    from safetensors.torch import save_model
+
+    with atomic_dir(out) as tmp:
+        meta = {"qwenlike": model.config.to_dict(), "features": features_dict(model.config)}
+        if extra:
+            meta.update(extra)
+        (tmp / CONFIG).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        save_model(model, str(tmp / WEIGHTS))
+        if model.tokenizer is not None:
+            model.tokenizer.save_pretrained(tmp)
+    return Path(out)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    f = path / CONFIG
+    if not path.is_dir():
+        raise UserError(f"{path}: model folder not found")
+    if not f.exists():
+        raise UserError(f"{path}: not a model folder (no {CONFIG})")
+    try:
+        return json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise UserError(f"{f}: invalid JSON ({e.msg} at line {e.lineno})") from None
+
+
+def from_pretrained(path: str | Path, dtype: torch.dtype | None = None, device: str | None = None) -> AudioLM:
+    """Load a qwenlike checkpoint, or import a transformers Qwen2-Audio folder on the fly."""
+    from safetensors.torch import load_model
+    from transformers import AutoTokenizer
+
+    path = Path(path)
+    meta = _read_config(path)
+    if meta.get("model_type") == "qwen2_audio":
+        model = import_qwen2_audio(path)
+    elif "qwenlike" in meta:
+        config = AudioLMConfig.from_dict(meta["qwenlike"])
+        tok = AutoTokenizer.from_pretrained(path)
+        model = AudioLM(config, tokenizer=tok)
+        weights = path / WEIGHTS
+        if not weights.exists():
+            raise UserError(f"{path}: no {WEIGHTS}")
+        missing, unexpected = load_model(model, str(weights), strict=False)
+        if missing or unexpected:
+            raise UserError(f"{weights}: weights do not fit the config ({len(missing)} missing, {len(unexpected)} unexpected, e.g. {(missing + unexpected)[0]})")
+    else:
+        raise UserError(f"{path / CONFIG}: neither a qwenlike nor a Qwen2-Audio config")
+    model.eval()
+    if dtype is not None:
+        model.to(dtype)
+    if device is not None:
+        model.to(device)
+    return model
+
+
+# ----------------------------------------------------------------------------------------------
+# Qwen2-Audio <-> qwenlike
+# ----------------------------------------------------------------------------------------------
+def _q2a_to_ours(key: str) -> str:
+    for old, new in (("model.audio_tower.", "audio_tower."), ("model.multi_modal_projector.", "multi_modal_projector."),
+                     ("model.language_model.", "language_model.model."), ("lm_head.", "language_model.lm_head.")):  # fmt: skip
+        if key.startswith(old):
+            key = new + key[len(old) :]
+            break
+    if key.startswith("audio_tower.layer_norm."):
+        return "projector.norm." + key[len("audio_tower.layer_norm.") :]
+    if key.startswith("audio_tower."):
+        return "encoder.whisper." + key[len("audio_tower.") :]
+    if key.startswith("multi_modal_projector."):
+        return "projector." + key[len("multi_modal_projector.") :]
+    if key.startswith("language_model."):
+        return "lm." + key[len("language_model.") :]
+    raise UserError(f"unexpected Qwen2-Audio weight {key!r}")
+
+
+def _ours_to_q2a(key: str) -> str:
+    if key.startswith("projector.norm."):
+        return "audio_tower.layer_norm." + key[len("projector.norm.") :]
+    if key.startswith("encoder.whisper."):
+        return "audio_tower." + key[len("encoder.whisper.") :]
+    if key.startswith("projector."):
+        return "multi_modal_projector." + key[len("projector.") :]
+    if key.startswith("lm."):
+        return "language_model." + key[len("lm.") :]
+    raise ValueError(f"no Qwen2-Audio name for {key!r}")
+
+
+def _load_safetensors_dir(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    files = sorted(path.glob("*.safetensors"))
+    if not files:
+        raise UserError(f"{path}: no .safetensors weights")
+    state: dict[str, torch.Tensor] = {}
+    for f in files:
+        state.update(load_file(str(f)))
+    return state
+
+
+def import_qwen2_audio(path: str | Path) -> AudioLM:
+    """A transformers `Qwen2AudioForConditionalGeneration` folder -> AudioLM with identical numerics."""
+    from transformers import AutoTokenizer, Qwen2AudioConfig
+
+    path = Path(path)
+    cfg = Qwen2AudioConfig.from_pretrained(path)
+    enc = cfg.audio_config.to_dict()
+    config = AudioLMConfig(
+        encoder={k: enc[k] for k in ENCODER_KEYS if k in enc},
+        lm=cfg.text_config.to_dict(),
+        projector=ProjectorConfig(kind="pool-linear", stride=2, norm=True),
+        encoder_final_norm=False,  # Qwen2-Audio: layers -> AvgPool(2) -> LayerNorm -> Linear
+        pad_to_window=True,  # its encoder saw 30 s of features with the padding masked
+        chat_template="qwen2-audio",
+    )
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AudioLM(config, tokenizer=tok)
+    if tok.convert_tokens_to_ids(config.audio_token) != cfg.audio_token_index:
+        raise UserError(f"{path}: tokenizer's {config.audio_token} id differs from audio_token_index={cfg.audio_token_index}")
+    state = {_q2a_to_ours(k): v for k, v in _load_safetensors_dir(path).items()}
+    if model.lm.config.tie_word_embeddings:
+        state.pop("lm.lm_head.weight", None)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not (k == "lm.lm_head.weight" and model.lm.config.tie_word_embeddings)]
+    if missing or unexpected:
+        raise UserError(f"{path}: Qwen2-Audio weights do not map ({len(missing)} missing, {len(unexpected)} unexpected, e.g. {(missing + unexpected)[0]})")
+    return model.eval()
+
+
+def export_qwen2_audio(model: AudioLM, out: str | Path) -> Path:
+    """AudioLM with the Qwen2-Audio layout -> a folder transformers' Qwen2-Audio classes load."""
+    from safetensors.torch import save_file
+    from transformers import Qwen2AudioConfig, Qwen2AudioEncoderConfig, Qwen2AudioProcessor, WhisperFeatureExtractor
+
+    c = model.config
+    if c.projector.kind != "pool-linear" or c.projector.stride != 2 or not c.projector.norm or c.encoder_final_norm:
+        raise UserError("only models with the Qwen2-Audio layout (pool-linear, stride 2, norm after pooling) export to qwen2-audio")
+    if c.lm.get("model_type") != "qwen2":
+        raise UserError(f"Qwen2-Audio needs a Qwen2 language model; this one is {c.lm.get('model_type')!r}")
+    audio_cfg = Qwen2AudioEncoderConfig(**{k: v for k, v in c.encoder.items() if k in ENCODER_KEYS})
+    cfg = Qwen2AudioConfig(audio_config=audio_cfg, text_config=c.lm, audio_token_index=model.audio_token_id)
+    state = {}
+    for k, v in model.state_dict().items():
+        state[_ours_to_q2a(k)] = v.detach().contiguous().clone()
+    with atomic_dir(out) as tmp:
+        cfg.save_pretrained(tmp)
+        save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt"})
+        proc = Qwen2AudioProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=c.n_mels), tokenizer=model.tokenizer)
+        proc.save_pretrained(tmp)
+    return Path(out)

@@ -1,0 +1,182 @@
+"""`qwenlike <verb>`: thin dispatch to the rooms below. Errors reach the user as one line, exit 2.
+
+Floor 6: the only module that knows argparse (sub-tools with their own argv parsing, such as
+`qwenlike corpus`, get the remaining arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from .errors import UserError
+
+EXIT_USAGE = 2
+DEFAULT_MODEL_ENV = "QWENLIKE_MODEL"
+
+
+def _threads() -> None:
+    # 2-core machines: one intra-op thread per core, never oversubscribed by a nested pool
+    import torch
+
+    n = int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or os.cpu_count() or 1
+    torch.set_num_threads(max(1, n))
+
+
+def _model_path(arg: str | None) -> str:
+    path = arg or os.environ.get(DEFAULT_MODEL_ENV)
+    if not path:
+        from .paths import default_model_dir
+
+        found = default_model_dir()
+        if found is None:
+            raise UserError(f"no model: pass --model DIR or set {DEFAULT_MODEL_ENV}")
+        path = str(found)
+    return path
+
+
+def _load_model(arg: str | None, dtype: str | None):
+    import torch
+
+    from .checkpoint import from_pretrained
+
+    dt = {None: None, "fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
+    return from_pretrained(_model_path(arg), dtype=dt)
+
+
+def _gen_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help=f"model folder (default: ${DEFAULT_MODEL_ENV} or the default model)")
+    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dtype", choices=["fp32", "bf16"], default=None)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the answer")
+
+
+def _answer(args: argparse.Namespace, conversation: list, clips: list) -> int:
+    from .generate import GenerationConfig, generate
+
+    _threads()
+    t0 = time.perf_counter()
+    model = _load_model(args.model, args.dtype)
+    t1 = time.perf_counter()
+    cfg = GenerationConfig(
+        max_new_tokens=args.max_new_tokens, do_sample=args.temperature > 0, temperature=args.temperature,
+        top_p=args.top_p, seed=args.seed,
+    )  # fmt: skip
+    from . import audio as A
+
+    waves = [A.load(c) for c in clips]
+    try:
+        g = generate(model, [conversation], cfg, clips=[waves])[0]
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    t2 = time.perf_counter()
+    if args.json:
+        print(json.dumps({
+            "answer": g.text, "audio_seconds": round(sum(len(w) for w in waves) / A.SAMPLE_RATE, 3),
+            "audio_tokens": g.audio_tokens, "new_tokens": len(g.token_ids), "seconds": round(t2 - t1, 3),
+            "load_seconds": round(t1 - t0, 3), "finish_reason": g.finish_reason,
+        }, ensure_ascii=False))  # fmt: skip
+    else:
+        print(g.text)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from . import audio as A
+    from .chat import analysis
+
+    for a in args.audio:  # fail on bad files before the model loads
+        A.load(a)
+    return _answer(args, analysis(list(args.audio), args.question), list(args.audio))
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from . import audio as A
+    from .chat import voice_chat
+
+    A.load(args.audio)
+    return _answer(args, voice_chat(args.audio), [args.audio])
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .checkpoint import export_qwen2_audio, from_pretrained, save_pretrained
+
+    model = from_pretrained(args.src)
+    out = save_pretrained(model, args.out) if args.to == "qwenlike" else export_qwen2_audio(model, args.out)
+    print(f"wrote {out} ({args.to})")
+    return 0
+
+
+def cmd_tiny(args: argparse.Namespace) -> int:
+    from .tiny import build_tiny_audiolm
+
+    out = build_tiny_audiolm(args.out, seed=args.seed, projector=args.projector)
+    print(f"wrote tiny random model to {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qwenlike", description="Audio-understanding LLMs: ask, chat, convert, train, eval, serve.")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    a = sub.add_parser("ask", help="ask a question about one or more clips (analysis mode)")
+    a.add_argument("audio", nargs="+", help="audio files (wav, flac, ogg, mp3)")
+    a.add_argument("-q", "--question", required=True)
+    _gen_args(a)
+    a.set_defaults(func=cmd_ask)
+
+    c = sub.add_parser("chat", help="send a clip as a spoken user turn (voice-chat mode)")
+    c.add_argument("audio")
+    _gen_args(c)
+    c.set_defaults(func=cmd_chat)
+
+    v = sub.add_parser("convert", help="import a Qwen2-Audio checkpoint or export to one")
+    v.add_argument("src", help="a qwenlike or transformers Qwen2-Audio folder")
+    v.add_argument("--to", choices=["qwenlike", "qwen2-audio"], required=True)
+    v.add_argument("--out", required=True)
+    v.set_defaults(func=cmd_convert)
+
+    t = sub.add_parser("tiny", help="write a tiny random model (for smoke tests; answers are noise)")
+    t.add_argument("--out", required=True)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--projector", choices=["pool-linear", "stack-mlp"], default="stack-mlp")
+    t.set_defaults(func=cmd_tiny)
+    return p
+
+
+def _run(fn: Callable[[], int]) -> int:
+    try:
+        return fn()
+    except UserError as e:
+        print(f"qwenlike: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("qwenlike: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug, not bad input: still one line, the traceback on request
+        if os.environ.get("QWENLIKE_DEBUG"):
+            raise
+        msg = " ".join(str(e).split())[:300]
+        print(f"qwenlike: internal error: {type(e).__name__}: {msg} (set QWENLIKE_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is ever fetched from a hub
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    args = build_parser().parse_args(argv)
+    return _run(lambda: args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Whisper encoder (transformers' `WhisperEncoder` modules) run at each window's own length.
+
+Floor 2. Shape legend: B windows, M mel bins, T mel frames, E = (T - 1) // 2 + 1 encoder
+frames, D encoder width.
+
+transformers' WhisperEncoder.forward insists on 3000 mel frames (30 s); we drive its submodules
+ourselves so a 5 s window costs 5 s of compute. `pad_to_window=True` reproduces Qwen2-Audio
+exactly (30 s of features, padding frames masked out of attention) for checkpoints trained so.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import WhisperConfig
+from transformers.masking_utils import create_bidirectional_mask
+from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+from .audio import Features, encoder_frames
+
+
+class AudioEncoder(nn.Module):
+    def __init__(self, config: WhisperConfig, final_norm: bool = True, pad_to_window: bool = False):
+        super().__init__()
+        self.config = config
+        self.pad_to_window = pad_to_window
+        self.whisper = WhisperEncoder(config)
+        if not final_norm:  # the norm lives in the projector (Qwen2-Audio pools before normalising)
+            self.whisper.layer_norm = nn.Identity()
+        self.gradient_checkpointing = False
+
+    @property
+    def dim(self) -> int:
+        return self.config.d_model
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.whisper.conv1.weight.dtype
+
+    def forward(self, features: Features) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, M, T) log-mel -> ((B, E, D) hidden states, (B,) valid encoder frames per row)."""
+        w = self.whisper
+        mel = features.mel.to(device=w.conv1.weight.device, dtype=self.dtype)
+        frames = features.frames.to(mel.device)
+        t = mel.shape[-1]
+        x = nn.functional.gelu(w.conv1(mel))  # (B, M, T) -> (B, D, T)
+        if not self.pad_to_window:
+            # Zero what lies past each row's end, as the conv's own zero padding would for that row
+            # alone: a window's output then does not depend on what else is in the batch.
+            keep = torch.arange(t, device=mel.device)[None, :] < frames[:, None]  # (B, T)
+            x = x * keep[:, None, :].to(x.dtype)
+        x = nn.functional.gelu(w.conv2(x)).transpose(1, 2)  # (B, D, T) -> (B, E, D)
+        e = x.shape[1]
+        x = x + w.embed_positions.weight[:e].to(x.dtype)  # (B, E, D)
+        valid = encoder_frames(frames)  # (B,)
+        mask2d = torch.arange(e, device=x.device)[None, :] < valid[:, None]  # (B, E)
+        mask = create_bidirectional_mask(config=self.config, inputs_embeds=x, attention_mask=mask2d.long())
+        for layer in w.layers:
+            if self.gradient_checkpointing and self.training:
+                x = torch.utils.checkpoint.checkpoint(layer, x, mask, use_reentrant=False)
+            else:
+                x = layer(x, mask)
+        x = w.layer_norm(x)  # (B, E, D)
+        if not self.pad_to_window:
+            x = x * mask2d[..., None].to(x.dtype)  # padded frames -> 0 (stacking projectors see zeros)
+        return x, valid

@@ -1,0 +1,172 @@
+"""AudioLM = Whisper encoder + projector + any AutoModelForCausalLM, by composition.
+
+Floor 3. Shape legend: B conversations, L tokens, W encoder windows in the batch (all clips of
+all conversations, in slot order), M mel bins, T mel frames, E encoder frames, D encoder width,
+A audio tokens, H LM hidden size, V vocabulary.
+
+The forward pass, top to bottom:
+  windows (W, M, T) --encoder--> (W, E, D) --projector--> (W, A_max, H) --valid rows--> (sum A, H)
+  input_ids (B, L) --embed--> (B, L, H); masked_scatter the audio rows into the <|AUDIO|> slots
+  --lm--> logits (B, L, V) or the loss on assistant tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModelForCausalLM, WhisperConfig
+
+from .audio import projector_tokens
+from .chat import AUDIO_TOKEN, IGNORE
+from .encoder import AudioEncoder
+from .inputs import AudioBatch, Batch
+from .projector import ProjectorConfig, build_projector
+
+
+@dataclass
+class AudioLMConfig:
+    """Everything needed to rebuild an AudioLM's modules; saved as config.json beside the weights."""
+
+    encoder: dict[str, Any]  # WhisperConfig.to_dict()
+    lm: dict[str, Any]  # the causal LM's config.to_dict() (has model_type)
+    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+    encoder_final_norm: bool = True  # False: the norm sits in the projector (Qwen2-Audio)
+    pad_to_window: bool = False  # True: encode 30 s windows with masks (Qwen2-Audio checkpoints)
+    chat_template: str = "tokenizer"  # "qwen2-audio" | "tokenizer"
+    system_prompt: str | None = None
+    audio_token: str = AUDIO_TOKEN
+    format: str = "qwenlike-audiolm/1"
+
+    @property
+    def n_mels(self) -> int:
+        return int(self.encoder["num_mel_bins"])
+
+    @property
+    def token_args(self) -> dict[str, Any]:
+        """Keyword arguments of `audio.num_audio_tokens` for this model."""
+        return {"stride": self.projector.stride, "mode": self.projector.mode}
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["projector"] = self.projector.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AudioLMConfig":
+        d = dict(d)
+        d["projector"] = ProjectorConfig(**d.get("projector", {}))
+        return cls(**d)
+
+    def whisper_config(self) -> WhisperConfig:
+        return WhisperConfig(**self.encoder)
+
+    def lm_config(self):
+        d = dict(self.lm)
+        return AutoConfig.for_model(d.pop("model_type"), **d)
+
+
+class AudioLM(nn.Module):
+    def __init__(self, config: AudioLMConfig, lm: nn.Module | None = None, tokenizer: Any = None):
+        super().__init__()
+        self.config = config
+        self.encoder = AudioEncoder(config.whisper_config(), config.encoder_final_norm, config.pad_to_window)
+        config.projector.in_dim = self.encoder.dim
+        self.lm = lm if lm is not None else AutoModelForCausalLM.from_config(config.lm_config())
+        config.projector.out_dim = self.lm.get_input_embeddings().embedding_dim
+        self.projector = build_projector(config.projector)
+        self.tokenizer = tokenizer
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def audio_token_id(self) -> int:
+        return int(self.tokenizer.convert_tokens_to_ids(self.config.audio_token))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.lm.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.lm.get_input_embeddings().weight.dtype
+
+    # ------------------------------------------------------------------ forward
+    def encode_audio(self, audio: AudioBatch) -> torch.Tensor:
+        """All windows -> their audio-token rows, concatenated in slot order: (sum A, H)."""
+        hidden, enc_frames = self.encoder(audio.features)  # (W, E, D), (W,)
+        proj = self.projector(hidden.to(self.projector_dtype))  # (W, A_max, H)
+        rows = []
+        for w in range(proj.shape[0]):
+            n = projector_tokens(int(enc_frames[w]), self.config.projector.stride, self.config.projector.mode)
+            if n != audio.tokens[w]:
+                raise ValueError(f"window {w}: projector made {n=} tokens but the rendering reserved {audio.tokens[w]}")
+            rows.append(proj[w, :n])
+        return torch.cat(rows) if rows else proj.new_zeros(0, proj.shape[-1])  # (sum A, H)
+
+    @property
+    def projector_dtype(self) -> torch.dtype:
+        return next(self.projector.parameters()).dtype
+
+    def embed(self, input_ids: torch.Tensor, audio: AudioBatch | None) -> torch.Tensor:
+        """(B, L) ids -> (B, L, H) embeddings with audio rows spliced into the <|AUDIO|> slots."""
+        embeds = self.lm.get_input_embeddings()(input_ids)  # (B, L, H)
+        slots = input_ids == self.audio_token_id  # (B, L)
+        n_slots = int(slots.sum())
+        if audio is None or not audio.tokens:
+            if n_slots:
+                raise ValueError(f"{n_slots=} audio slots in the ids but no audio was given")
+            return embeds
+        rows = self.encode_audio(audio)  # (sum A, H)
+        if rows.shape[0] != n_slots:
+            raise ValueError(f"audio rows and slots differ: n_rows={rows.shape[0]} != {n_slots=}")
+        return embeds.masked_scatter(slots[..., None], rows.to(embeds.dtype))
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        audio: AudioBatch | None = None,
+        labels: torch.Tensor | None = None,
+        loss_normalizer: float | None = None,
+        **lm_kwargs: Any,
+    ) -> dict[str, Any]:
+        """Logits (labels=None) or the loss on assistant tokens.
+
+        The loss is the summed token cross-entropy divided by `loss_normalizer` (the number of
+        assistant tokens in the whole global batch when training with accumulation or several
+        processes), or by this batch's own count when not given.
+        """
+        embeds = self.embed(input_ids, audio)  # (B, L, H)
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # left padding safe
+        if labels is None:
+            out = self.lm(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids, **lm_kwargs)
+            return {"logits": out.logits, "past_key_values": getattr(out, "past_key_values", None)}
+        # Training: only positions that predict an assistant token go through the LM head,
+        # which saves the (B, L, V) logits tensor (V is 49k-150k) for the prompt and audio.
+        base = self.lm.get_decoder() if hasattr(self.lm, "get_decoder") else self.lm.model
+        hidden = base(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids).last_hidden_state
+        target = labels[:, 1:]  # (B, L-1): token t+1 is predicted at position t
+        keep = target != IGNORE
+        logits = self.lm.get_output_embeddings()(hidden[:, :-1][keep])  # (n, V)
+        loss_sum = nn.functional.cross_entropy(logits.float(), target[keep], reduction="sum")
+        n = int(keep.sum())
+        loss = loss_sum / (loss_normalizer if loss_normalizer is not None else max(n, 1))
+        return {"loss": loss, "loss_sum": loss_sum.detach(), "n_tokens": n}
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_pretrained(self, out: str) -> None:
+        """Write config.json, model.safetensors and the tokenizer to `out` (atomically)."""
+        from .checkpoint import save_pretrained
+
+        save_pretrained(self, out)
+
+    @classmethod
+    def from_pretrained(cls, path: str, dtype: torch.dtype | None = None, device: str | None = None) -> "AudioLM":
+        """Load a qwenlike checkpoint or a transformers Qwen2-Audio folder."""
+        from .checkpoint import from_pretrained
+
+        return from_pretrained(path, dtype=dtype, device=device)

@@ -1,0 +1,82 @@
+"""Adapters from encoder frames to LM embeddings.
+
+Floor 1. Shape legend: B batch of encoder windows, E encoder frames, D encoder width,
+A audio tokens, H LM hidden size.
+
+pool-linear  Qwen2-Audio: AvgPool1d(k) over time, optional LayerNorm (Qwen2-Audio applies the
+             encoder's final norm after pooling), Linear(D, H).          A = (E - k) // k + 1
+stack-mlp    Ultravox-like: stack k frames, RMSNorm(kD), SwiGLU MLP -> H.  A = ceil(E / k)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class ProjectorConfig:
+    kind: str = "pool-linear"  # "pool-linear" | "stack-mlp"
+    stride: int = 2  # frames per audio token (k)
+    hidden: int = 1024  # stack-mlp inner width
+    norm: bool = False  # pool-linear: LayerNorm after pooling (Qwen2-Audio layout)
+    in_dim: int = 512
+    out_dim: int = 576
+
+    @property
+    def mode(self) -> str:
+        """The `audio.projector_tokens` mode of this projector."""
+        return {"pool-linear": "pool", "stack-mlp": "stack"}[self.kind]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        var = x.float().pow(2).mean(-1, keepdim=True)
+        return (x.float() * torch.rsqrt(var + self.eps)).to(x.dtype) * self.weight
+
+
+class PoolLinear(nn.Module):
+    def __init__(self, cfg: ProjectorConfig):
+        super().__init__()
+        self.pool = nn.AvgPool1d(cfg.stride, stride=cfg.stride)
+        self.norm = nn.LayerNorm(cfg.in_dim) if cfg.norm else nn.Identity()
+        self.linear = nn.Linear(cfg.in_dim, cfg.out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(x.transpose(1, 2)).transpose(1, 2)  # (B, E, D) -> (B, A, D)
+        return self.linear(self.norm(x))  # (B, A, D) -> (B, A, H)
+
+
+class StackMLP(nn.Module):
+    def __init__(self, cfg: ProjectorConfig):
+        super().__init__()
+        self.k = cfg.stride
+        self.norm = RMSNorm(cfg.in_dim * cfg.stride)
+        self.up = nn.Linear(cfg.in_dim * cfg.stride, 2 * cfg.hidden, bias=False)
+        self.down = nn.Linear(cfg.hidden, cfg.out_dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, e, d = x.shape
+        pad = (-e) % self.k
+        x = nn.functional.pad(x, (0, 0, 0, pad))  # (B, E, D) -> (B, k*A, D), zero tail
+        x = x.reshape(b, (e + pad) // self.k, self.k * d)  # -> (B, A, kD)
+        gate, up = self.up(self.norm(x)).chunk(2, dim=-1)  # -> 2 x (B, A, hidden)
+        return self.down(nn.functional.silu(gate) * up)  # -> (B, A, H)
+
+
+def build_projector(cfg: ProjectorConfig) -> nn.Module:
+    if cfg.kind == "pool-linear":
+        return PoolLinear(cfg)
+    if cfg.kind == "stack-mlp":
+        return StackMLP(cfg)
+    raise ValueError(f"unknown projector kind {cfg.kind!r} (pool-linear | stack-mlp)")
