@@ -131,9 +131,10 @@ def load(src: AudioInput, sr: int | None = None) -> np.ndarray:
         wav, rate = np.asarray(arr, dtype=np.float32), int(sr or SAMPLE_RATE)
     else:
         raise UserError(f"unsupported audio input type {type(src).__name__}")
-    mono = _to_mono(np.asarray(wav, dtype=np.float32))
-    if mono.size == 0:
+    wav = np.asarray(wav, dtype=np.float32)
+    if wav.size == 0:
         raise UserError(f"{name}: audio has zero samples")
+    mono = _to_mono(wav)
     if not np.isfinite(mono).all():
         raise UserError(f"{name}: audio contains NaN or infinite samples")
     return np.ascontiguousarray(resample(mono, rate), dtype=np.float32)

@@ -26,6 +26,14 @@ from .inputs import AudioBatch, Batch
 from .projector import ProjectorConfig, build_projector
 
 
+VOLATILE_KEYS = ("_name_or_path", "transformers_version", "architectures", "dtype", "torch_dtype")
+
+
+def _plain_config(cfg: Any) -> dict[str, Any]:
+    """An LM config as a dict without the keys that change with the run, not with the model."""
+    return {k: v for k, v in sorted(cfg.to_dict().items()) if k not in VOLATILE_KEYS}
+
+
 @dataclass
 class AudioLMConfig:
     """Everything needed to rebuild an AudioLM's modules; saved as config.json beside the weights."""
@@ -75,6 +83,7 @@ class AudioLM(nn.Module):
         self.encoder = AudioEncoder(config.whisper_config(), config.encoder_final_norm, config.pad_to_window)
         config.projector.in_dim = self.encoder.dim
         self.lm = lm if lm is not None else AutoModelForCausalLM.from_config(config.lm_config())
+        config.lm = _plain_config(self.lm.config)  # what the LM really is, stable across save/load
         config.projector.out_dim = self.lm.get_input_embeddings().embedding_dim
         self.projector = build_projector(config.projector)
         self.tokenizer = tokenizer
