@@ -123,6 +123,61 @@ def cmd_tiny(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import ServerConfig, serve
+
+    _threads()
+    model = _load_model(args.model, args.dtype)
+    cfg = ServerConfig(
+        model_name=args.model_name or Path(_model_path(args.model)).name, api_key=args.api_key or os.environ.get("QWENLIKE_API_KEY"),
+        max_body_mb=args.max_body_mb, max_audio_seconds=args.max_audio_seconds, max_concurrent=args.max_concurrent,
+        max_batch=args.max_batch, allow_local_files=args.allow_local_files,
+    )  # fmt: skip
+    print(f"qwenlike: serving {cfg.model_name} on http://{args.host}:{args.port} (OpenAI API under /v1, page at /)", file=sys.stderr)
+    serve(model, cfg, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from . import audio as A
+    from .chat import analysis
+    from .generate import score_labels, score_multilabel
+
+    labels = [x.strip() for x in (args.labels or "").split(",") if x.strip()]
+    if args.task:
+        from .tasks import load_task  # the task catalogue knows each closed-set task's labels
+
+        task = load_task(args.task)
+        labels = labels or list(task.labels or [])
+        question = args.question or task.classify_prompt()
+    else:
+        question = args.question or "What is this sound? Answer with one label."
+    if len(labels) < 2:
+        raise UserError("give at least two labels (--labels a,b,c) or a closed-set --task")
+    waves = [A.load(a) for a in args.audio]
+    _threads()
+    model = _load_model(args.model, args.dtype)
+    results = []
+    for path, w in zip(args.audio, waves):
+        if args.multi_label:
+            probs = score_multilabel(model, [w], labels)
+            chosen = [lab for lab, p in probs.items() if p >= args.threshold]
+            results.append({"path": path, "probabilities": probs, "labels": chosen})
+        else:
+            s = score_labels(model, analysis([w], question), labels, clips=[w])
+            top = s.top(args.top_k)
+            results.append({"path": path, "label": top[0][0], "top": [{"label": l, "probability": p} for l, p in top],
+                            "probabilities": dict(zip(s.labels, s.probs))})  # fmt: skip
+    for r in results:
+        if args.json:
+            print(json.dumps(r, ensure_ascii=False))
+        elif args.multi_label:
+            print(f"{r['path']}\t" + ", ".join(f"{l}={p:.3f}" for l, p in sorted(r["probabilities"].items(), key=lambda x: -x[1])))
+        else:
+            print(f"{r['path']}\t" + ", ".join(f"{t['label']}={t['probability']:.3f}" for t in r["top"]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qwenlike", description="Audio-understanding LLMs: ask, chat, convert, train, eval, serve.")
     sub = p.add_subparsers(dest="verb", required=True)
@@ -143,6 +198,33 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--to", choices=["qwenlike", "qwen2-audio"], required=True)
     v.add_argument("--out", required=True)
     v.set_defaults(func=cmd_convert)
+
+    s = sub.add_parser("serve", help="OpenAI-compatible server (/v1/chat/completions with audio) and a web page")
+    s.add_argument("--model")
+    s.add_argument("--dtype", choices=["fp32", "bf16"], default=None)
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--api-key", default=None, help="require 'Authorization: Bearer KEY' (or set QWENLIKE_API_KEY)")
+    s.add_argument("--model-name", default=None)
+    s.add_argument("--max-body-mb", type=float, default=25.0)
+    s.add_argument("--max-audio-seconds", type=float, default=600.0)
+    s.add_argument("--max-concurrent", type=int, default=64)
+    s.add_argument("--max-batch", type=int, default=8)
+    s.add_argument("--allow-local-files", action="store_true", help="let clients name file:// audio on this machine")
+    s.set_defaults(func=cmd_serve)
+
+    k = sub.add_parser("classify", help="score labels by the model's likelihood: probabilities, not parsed text")
+    k.add_argument("audio", nargs="+")
+    k.add_argument("--labels", help="comma-separated labels")
+    k.add_argument("--task", help="a closed-set task whose label set to use (e.g. sound_event)")
+    k.add_argument("-q", "--question", default=None)
+    k.add_argument("--top-k", type=int, default=5)
+    k.add_argument("--multi-label", action="store_true", help="independent per-label probabilities (yes/no log-odds)")
+    k.add_argument("--threshold", type=float, default=0.5, help="multi-label decision threshold")
+    k.add_argument("--model")
+    k.add_argument("--dtype", choices=["fp32", "bf16"], default=None)
+    k.add_argument("--json", action="store_true")
+    k.set_defaults(func=cmd_classify)
 
     t = sub.add_parser("tiny", help="write a tiny random model (for smoke tests; answers are noise)")
     t.add_argument("--out", required=True)

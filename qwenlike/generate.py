@@ -72,8 +72,13 @@ def generate_batch(
     batch: Batch,
     cfg: GenerationConfig = GenerationConfig(),
     on_token: Callable[[int, str], None] | None = None,
+    row_max_new_tokens: Sequence[int] | None = None,
 ) -> list[Generation]:
-    """Generate for a left-padded batch. `on_token(row, text_delta)` streams decoded text."""
+    """Generate for a left-padded batch. `on_token(row, text_delta)` streams decoded text.
+
+    `row_max_new_tokens[r]` caps row r below `cfg.max_new_tokens` (requests batched together
+    from different clients keep their own limits).
+    """
     from transformers import DynamicCache
 
     tok = model.tokenizer
@@ -104,6 +109,8 @@ def generate_batch(
                 done[r], reasons[r] = True, "stop"
                 continue
             new[r].append(t)
+            if row_max_new_tokens is not None and len(new[r]) >= row_max_new_tokens[r]:
+                done[r] = True  # reason stays "length"
             full = tok.decode(new[r], skip_special_tokens=True)
             hit = next((s for s in cfg.stop if s and s in full), None)
             if hit is not None:
@@ -139,12 +146,100 @@ def generate(
     cfg: GenerationConfig = GenerationConfig(),
     clips: Sequence[Sequence[Any]] | None = None,
     on_token: Callable[[int, str], None] | None = None,
+    row_max_new_tokens: Sequence[int] | None = None,
 ) -> list[Generation]:
     """Answer a batch of conversations (each ends with a user turn)."""
     batch = prepare(conversations, model.tokenizer, model.config, add_generation_prompt=True, padding_side="left", clips=clips)
-    res = generate_batch(model, batch, cfg, on_token)
+    res = generate_batch(model, batch, cfg, on_token, row_max_new_tokens)
     if batch.audio is not None:  # per-row audio accounting for --json and the server's usage field
         per_row = (batch.input_ids == model.audio_token_id).sum(-1).tolist()
         for g, n in zip(res, per_row):
             g.audio_tokens = int(n)
     return res
+
+
+# ----------------------------------------------------------------------------------------------
+# closed-set label scoring
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class LabelScores:
+    labels: list[str]
+    loglik: list[float]  # log P(label text + end of turn | audio, prompt)
+    probs: list[float]  # softmax of loglik / temperature: sums to 1
+
+    def top(self, k: int | None = None) -> list[tuple[str, float]]:
+        order = sorted(range(len(self.labels)), key=lambda i: -self.probs[i])
+        return [(self.labels[i], self.probs[i]) for i in order[: k or len(order)]]
+
+
+def _end_of_turn_id(model: AudioLM) -> int | None:
+    tok = model.tokenizer
+    for t in ("<|im_end|>", "<|eot_id|>", "<end_of_turn>"):
+        i = tok.convert_tokens_to_ids(t)
+        if isinstance(i, int) and i != tok.unk_token_id:
+            return i
+    return tok.eos_token_id
+
+
+@torch.inference_mode()
+def label_logliks(model: AudioLM, conversation: Conversation, labels: Sequence[str], clips: Sequence[Any] | None = None) -> list[float]:
+    """log P(label + end-of-turn | conversation) for every label, in one batched pass.
+
+    The prompt (audio included) is encoded once; its KV cache is repeated for the K labels, which
+    run together right-padded. The end-of-turn token makes "dog" and "dog barking" different
+    answers rather than one being a prefix of the other.
+    """
+    from transformers import DynamicCache
+
+    if not labels:
+        raise ValueError("no labels to score")
+    tok = model.tokenizer
+    batch = prepare([conversation], tok, model.config, add_generation_prompt=True, clips=[clips] if clips is not None else None)
+    batch.to(model.device)
+    eot = _end_of_turn_id(model)
+    seqs = [tok(lab, add_special_tokens=False)["input_ids"] + ([eot] if eot is not None else []) for lab in labels]
+    k, n = len(seqs), max(len(q) for q in seqs)
+    embeds = model.embed(batch.input_ids, batch.audio)  # (1, L, H)
+    length = embeds.shape[1]
+    cache = DynamicCache(config=model.lm.config)
+    out = model.lm(inputs_embeds=embeds, past_key_values=cache, use_cache=True, logits_to_keep=1)
+    first = out.logits[0, -1].float().log_softmax(-1)  # (V,) predicts each label's first token
+    cache.batch_repeat_interleave(k)
+    ids = torch.full((k, n), tok.pad_token_id or 0, dtype=torch.long, device=model.device)
+    for i, q in enumerate(seqs):
+        ids[i, : len(q)] = torch.tensor(q)
+    mask = torch.ones(k, length + n, dtype=torch.long, device=model.device)
+    for i, q in enumerate(seqs):
+        mask[i, length + len(q) :] = 0
+    pos = torch.arange(length, length + n, device=model.device)[None].expand(k, n)
+    logp = model.lm(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True).logits.float().log_softmax(-1)  # (K, n, V)
+    scores = []
+    for i, q in enumerate(seqs):
+        s = first[q[0]]
+        for j in range(1, len(q)):  # token j is predicted at position j - 1 of the label run
+            s = s + logp[i, j - 1, q[j]]
+        scores.append(float(s))
+    return scores
+
+
+def score_labels(
+    model: AudioLM, conversation: Conversation, labels: Sequence[str], clips: Sequence[Any] | None = None, temperature: float = 1.0
+) -> LabelScores:
+    """Single-label classification: probabilities = normalised exp of the label log-likelihoods."""
+    ll = label_logliks(model, conversation, labels, clips)
+    probs = torch.tensor(ll, dtype=torch.float64).div(temperature).softmax(0).tolist()
+    return LabelScores(list(labels), ll, probs)
+
+
+def score_multilabel(
+    model: AudioLM, clips: Sequence[Any], labels: Sequence[str], question: str = "Is there {label} in the audio? Answer yes or no.",
+) -> dict[str, float]:
+    """Multi-label: per label, P(yes) / (P(yes) + P(no)) = a sigmoid of the yes/no log-odds."""
+    from .chat import analysis
+
+    out = {}
+    for lab in labels:
+        conv = analysis(list(clips), question.format(label=lab))
+        ll = label_logliks(model, conv, ["yes", "no"], clips=list(clips))
+        out[lab] = float(torch.tensor(ll[0] - ll[1]).sigmoid())
+    return out

@@ -70,7 +70,9 @@ def tiny_whisper_config(n_mels: int = 80, d_model: int = 64, layers: int = 2, he
         decoder_ffn_dim=4 * d_model,
         max_source_positions=1500,
         vocab_size=64,
-    )
+        pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=3,
+        begin_suppress_tokens=None, suppress_tokens=None,
+    )  # fmt: skip
 
 
 def tiny_qwen2_config(vocab_size: int, hidden: int = 64, layers: int = 2, heads: int = 4, kv_heads: int = 2):
