@@ -100,7 +100,9 @@ def from_pretrained(path: str | Path, dtype: torch.dtype | None = None, device: 
 
     path = Path(path)
     meta = _read_config(path)
-    if meta.get("model_type") == "qwen2_audio":
+    if "delta" in meta:
+        model = load_delta(path, meta)
+    elif meta.get("model_type") == "qwen2_audio":
         model = import_qwen2_audio(path)
     elif "qwenlike" in meta:
         config = AudioLMConfig.from_dict(meta["qwenlike"])
@@ -216,3 +218,92 @@ def export_qwen2_audio(model: AudioLM, out: str | Path) -> Path:
         proc = Qwen2AudioProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=c.n_mels), tokenizer=model.tokenizer)
         proc.save_pretrained(tmp)
     return Path(out)
+
+
+# ----------------------------------------------------------------------------------------------
+# delta checkpoints: only the trained weights (LoRA adapters, projector, ...) plus a base path
+# ----------------------------------------------------------------------------------------------
+DELTA_WEIGHTS = "delta.safetensors"
+
+
+def lora_regex(lm_targets: list[str], encoder_targets: list[str]) -> str:
+    """peft `target_modules` as one regex over AudioLM module names (lm.* and encoder.* only)."""
+    parts = []
+    if lm_targets:
+        parts.append(r"lm\..*\.(" + "|".join(lm_targets) + ")")
+    if encoder_targets:
+        parts.append(r"encoder\..*\.(" + "|".join(encoder_targets) + ")")
+    return "|".join(parts)
+
+
+def apply_lora(model: AudioLM, spec: dict[str, Any]) -> AudioLM:
+    """Inject LoRA layers in place; spec = {"r", "alpha", "dropout", "target_modules" (regex)}."""
+    from peft import LoraConfig, inject_adapter_in_model
+
+    cfg = LoraConfig(r=spec["r"], lora_alpha=spec["alpha"], lora_dropout=spec["dropout"], target_modules=spec["target_modules"])
+    inject_adapter_in_model(cfg, model)
+    return model
+
+
+def merge_lora(model: AudioLM) -> AudioLM:
+    """Fold every LoRA layer into its base weight and put the plain layer back (export form)."""
+    from peft.tuners.lora import LoraLayer
+
+    for name, module in list(model.named_modules()):
+        if isinstance(module, LoraLayer):
+            module.merge()
+            parent_name, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent_name) if parent_name else model, child, module.get_base_layer())
+    return model
+
+
+def save_delta(model: AudioLM, out: str | Path, base: str, names: list[str], lora: dict[str, Any] | None,
+               extra: dict[str, Any] | None = None) -> Path:
+    """Write only the parameters in `names` (and the config, tokenizer) plus the base model's path.
+
+    `base` is relative to `out` or absolute. `from_pretrained(out)` loads the base, injects the
+    same LoRA layers, loads these weights and merges them: the result is a plain AudioLM.
+    """
+    from safetensors.torch import save_file
+
+    params = dict(model.named_parameters())
+    state = {n: params[n].detach().contiguous().clone() for n in names}
+    with atomic_dir(out) as tmp:
+        meta = {"qwenlike": model.config.to_dict(), "features": features_dict(model.config),
+                "delta": {"base": base, "lora": lora}}  # fmt: skip
+        if extra:
+            meta.update(extra)
+        (tmp / CONFIG).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        save_file(state, str(tmp / DELTA_WEIGHTS), metadata={"format": "pt"})
+        if model.tokenizer is not None:
+            model.tokenizer.save_pretrained(tmp)
+    return Path(out)
+
+
+def load_delta(path: Path, meta: dict[str, Any], merge: bool = True) -> AudioLM:
+    """A delta checkpoint -> base model + its LoRA layers + the stored weights (merged by default)."""
+    from safetensors.torch import load_file
+
+    base = Path(meta["delta"]["base"])
+    base = base if base.is_absolute() else (path / base).resolve()
+    if not (base / CONFIG).exists():
+        raise UserError(f"{path}: its base model {base} is missing (a delta checkpoint stores only trained weights)")
+    if (base / CONFIG).resolve() == (path / CONFIG).resolve():
+        raise UserError(f"{path}: a delta checkpoint cannot be its own base")
+    model = from_pretrained(base)
+    if meta["delta"].get("lora"):
+        apply_lora(model, meta["delta"]["lora"])
+    f = path / DELTA_WEIGHTS
+    if not f.exists():
+        raise UserError(f"{path}: no {DELTA_WEIGHTS}")
+    state = load_file(str(f))
+    params = dict(model.named_parameters())
+    unknown = sorted(set(state) - set(params))
+    if unknown:
+        raise UserError(f"{f}: {len(unknown)} weights do not fit the base model, e.g. {unknown[0]}")
+    with torch.no_grad():
+        for k, v in state.items():
+            if params[k].shape != v.shape:
+                raise UserError(f"{f}: {k} has shape {tuple(v.shape)}, the base model's is {tuple(params[k].shape)}")
+            params[k].copy_(v)
+    return merge_lora(model) if merge else model

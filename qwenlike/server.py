@@ -261,12 +261,6 @@ def create_app(model: Any, cfg: ServerConfig):
         check_key(req)
         return {"object": "list", "data": [{"id": cfg.model_name, "object": "model", "created": 0, "owned_by": "qwenlike"}]}
 
-    @app.get("/v1/server")
-    def server_info() -> dict:
-        """What the page needs to know before the first call (no secrets)."""
-        return {"model": cfg.model_name, "requires_api_key": cfg.api_key is not None,
-                "max_body_mb": cfg.max_body_mb, "max_audio_seconds": cfg.max_audio_seconds}  # fmt: skip
-
     @app.post("/v1/chat/completions")
     async def chat_completions(req: Request):
         check_key(req)
