@@ -178,6 +178,21 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_caption(args: argparse.Namespace) -> int:
+    from .caption import CaptionConfig, caption_files, walk
+
+    files = walk(args.paths)
+    if not files:
+        raise UserError("no audio files found under the given paths")
+    _threads()
+    model = _load_model(args.model, args.dtype)
+    cfg = CaptionConfig(prompt=args.prompt, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
+                        also=args.also, model_name=Path(_model_path(args.model)).name)  # fmt: skip
+    counts = caption_files(model, files, args.out, cfg, progress=not args.quiet)
+    print(f"qwenlike: {counts['captioned']} captioned, {counts['errors']} errors, {counts['skipped']} already done -> {args.out}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qwenlike", description="Audio-understanding LLMs: ask, chat, convert, train, eval, serve.")
     sub = p.add_subparsers(dest="verb", required=True)
@@ -225,6 +240,18 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--dtype", choices=["fp32", "bf16"], default=None)
     k.add_argument("--json", action="store_true")
     k.set_defaults(func=cmd_classify)
+
+    cp = sub.add_parser("caption", help="caption folders/globs of audio into JSONL; resumable and shardable")
+    cp.add_argument("paths", nargs="+", help="files, folders (walked) or globs")
+    cp.add_argument("--out", required=True, help="JSONL file (appended to; a rerun skips what is done)")
+    cp.add_argument("--prompt", default="Describe the audio in one sentence.")
+    cp.add_argument("--batch-size", type=int, default=8)
+    cp.add_argument("--max-new-tokens", type=int, default=48)
+    cp.add_argument("--also", choices=["csv", "parquet"], default=None, help="also write FILE.csv or FILE.parquet")
+    cp.add_argument("--model")
+    cp.add_argument("--dtype", choices=["fp32", "bf16"], default=None)
+    cp.add_argument("--quiet", action="store_true", help="no progress bar")
+    cp.set_defaults(func=cmd_caption)
 
     t = sub.add_parser("tiny", help="write a tiny random model (for smoke tests; answers are noise)")
     t.add_argument("--out", required=True)
