@@ -48,6 +48,7 @@ class atomic_dir:
     def __enter__(self) -> Path:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
+        os.chmod(self.tmp, 0o755)  # mkdtemp makes it private; a model folder is shared like any other
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> None:

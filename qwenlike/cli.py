@@ -193,6 +193,14 @@ def cmd_caption(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    from .assemble import build
+
+    out = build(args.encoder, args.llm, args.out, projector=args.projector, dtype=args.dtype, stride=args.stride, seed=args.seed)
+    print(f"wrote {out} (encoder {args.encoder} + {args.projector} projector + LM {args.llm}; the projector is untrained)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qwenlike", description="Audio-understanding LLMs: ask, chat, convert, train, eval, serve.")
     sub = p.add_subparsers(dest="verb", required=True)
@@ -252,6 +260,16 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--dtype", choices=["fp32", "bf16"], default=None)
     cp.add_argument("--quiet", action="store_true", help="no progress bar")
     cp.set_defaults(func=cmd_caption)
+
+    bd = sub.add_parser("build", help="assemble an AudioLM (untrained adapter) from an encoder and an LM on disk")
+    bd.add_argument("--encoder", required=True, help="whisper-base | a transformers/CTranslate2 Whisper folder | a package name")
+    bd.add_argument("--llm", required=True, help="smollm2-135m-instruct | a transformers LM folder | a .gguf file | a package name")
+    bd.add_argument("--projector", choices=["pool-linear", "stack-mlp"], default="stack-mlp")
+    bd.add_argument("--stride", type=int, default=None, help="encoder frames per audio token (default 2 pool, 4 stack)")
+    bd.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
+    bd.add_argument("--seed", type=int, default=0)
+    bd.add_argument("--out", required=True)
+    bd.set_defaults(func=cmd_build)
 
     t = sub.add_parser("tiny", help="write a tiny random model (for smoke tests; answers are noise)")
     t.add_argument("--out", required=True)

@@ -30,12 +30,13 @@ Audio 1: Audio 2: what language is spoken? is the speaker male or female? count 
 """
 
 
-def tiny_tokenizer(vocab_size: int = 400):
-    """A deterministic byte-level BPE tokenizer with ChatML and audio special tokens."""
+def tiny_tokenizer(vocab_size: int = 400, audio_tokens: bool = True):
+    """A deterministic byte-level BPE tokenizer with ChatML (and, unless told not to, audio) special tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] + AUDIO_SPECIAL_TOKENS
+    audio = AUDIO_SPECIAL_TOKENS if audio_tokens else []
+    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] + audio
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -50,7 +51,7 @@ def tiny_tokenizer(vocab_size: int = 400):
         tokenizer_object=tok,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
-        additional_special_tokens=["<|im_start|>"] + AUDIO_SPECIAL_TOKENS,
+        additional_special_tokens=["<|im_start|>"] + audio,
     )
     fast.chat_template = CHATML_TEMPLATE
     return fast
