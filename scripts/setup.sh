@@ -10,7 +10,7 @@ PIP=".venv/bin/python -m pip --disable-pip-version-check -q"
 # torch first and pinned: the local CPU wheel. An unpinned torch would pull a multi-GB CUDA build.
 .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null \
   || $PIP install "torch==2.13.0"
-$PIP install -e ".[${QWENLIKE_EXTRAS:-dev}]" 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+$PIP install -e ".[${QWENLIKE_EXTRAS:-dev,serve}]" 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
 .venv/bin/python -c "import qwenlike.cli" # fails loudly if the install did not take
 if [ -x scripts/install_assets.sh ] && [ "${QWENLIKE_ASSETS:-0}" = 1 ]; then bash scripts/install_assets.sh; fi
 echo "qwenlike set up in .venv ($(.venv/bin/python -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'))"
