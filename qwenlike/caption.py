@@ -22,6 +22,8 @@ from typing import Any, Iterable, Sequence
 
 from . import audio as A
 from .errors import UserError
+from .jsonl import append as _append
+from .jsonl import repair_and_read
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".opus", ".aif", ".aiff", ".au"}
 DEFAULT_PROMPT = "Describe the audio in one sentence."
@@ -58,34 +60,6 @@ def sha256(path: str) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def repair_and_read(path: Path) -> list[dict]:
-    """Records of a JSONL file; a partial last line (a write cut by a kill) is cut off the file."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data):
-        with open(path, "r+b") as f:
-            f.truncate(end)
-    records = []
-    for line in data[:end].splitlines():
-        if line.strip():
-            records.append(json.loads(line))
-    return records
-
-
-def _append(path: Path, records: Iterable[dict]) -> None:
-    blob = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
-    if not blob:
-        return
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, blob)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _key(r: dict) -> tuple[str, str]:

@@ -201,6 +201,27 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import compare, load_suite, run_eval
+
+    if args.compare:
+        print(compare(args.compare))
+        return 0
+    if not args.suite or not args.out:
+        raise UserError("give --suite SUITE --out DIR (or --compare A/scores.json B/scores.json)")
+    suite = load_suite(args.suite)
+    if args.data:
+        suite.data = args.data
+    _threads()
+    model = _load_model(args.model, args.dtype)
+    res = run_eval(model, suite, args.out, model_name=_model_path(args.model), limit=args.limit, corpus=args.corpus,
+                   batch_size=args.batch_size, progress=not args.quiet)  # fmt: skip
+    for name, s in sorted(res["tasks"].items()):
+        print(f"{name:24s} " + "  ".join(f"{k}={v:.4g}" for k, v in s.items() if isinstance(v, (int, float))))
+    print(f"qwenlike: wrote {args.out}/predictions.jsonl, scores.json, report.md", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qwenlike", description="Audio-understanding LLMs: ask, chat, convert, train, eval, serve.")
     sub = p.add_subparsers(dest="verb", required=True)
@@ -270,6 +291,19 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--seed", type=int, default=0)
     bd.add_argument("--out", required=True)
     bd.set_defaults(func=cmd_build)
+
+    ev = sub.add_parser("eval", help="run a benchmark suite: predictions.jsonl, scores.json, report.md (resumable)")
+    ev.add_argument("--suite", help="smoke | core | airbench | mmau | a suite YAML")
+    ev.add_argument("--out", help="output folder (a rerun resumes)")
+    ev.add_argument("--corpus", help="offline corpus folder (qwenlike corpus build) for catalogue tasks")
+    ev.add_argument("--data", help="benchmark JSON for adapter suites (AIR-Bench foundation, MMAU)")
+    ev.add_argument("--limit", type=int, default=None, help="at most N items per task")
+    ev.add_argument("--batch-size", type=int, default=8)
+    ev.add_argument("--model")
+    ev.add_argument("--dtype", choices=["fp32", "bf16"], default=None)
+    ev.add_argument("--quiet", action="store_true")
+    ev.add_argument("--compare", nargs="+", metavar="SCORES", help="print scores.json files side by side")
+    ev.set_defaults(func=cmd_eval)
 
     t = sub.add_parser("tiny", help="write a tiny random model (for smoke tests; answers are noise)")
     t.add_argument("--out", required=True)

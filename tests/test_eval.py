@@ -1,0 +1,99 @@
+"""`qwenlike eval`: suites over a corpus-schema dataset, resumable, with reports; benchmark adapters."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import datasets
+import pytest
+import soundfile as sf
+
+from qwenlike.cli import main
+
+from conftest import tone
+
+SCHEMA = ["id", "task", "audio", "audio2", "answer", "label", "text", "language", "voice", "source", "group", "duration", "meta"]
+
+
+def _wav(x) -> bytes:
+    b = io.BytesIO()
+    sf.write(b, x, 16000, format="WAV", subtype="PCM_16")
+    return b.getvalue()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """A small corpus in the offline builder's schema: three tasks, train and test splits."""
+    root = tmp_path_factory.mktemp("corpus")
+    sets = {"sound_event": ["bell", "dog barking", "rain"], "speaker_gender": ["female", "male"]}
+    splits = {}
+    for split, n in (("train", 3), ("test", 5)):
+        rows = {k: [] for k in SCHEMA}
+        for i in range(n):
+            for task in ("sound_event", "speaker_gender", "asr"):
+                label = sets[task][i % len(sets[task])] if task in sets else ""
+                answer = label or ["hello world", "the quick brown fox", "one two three"][i % 3]
+                row = {"id": f"{split}-{task}-{i}", "task": task, "audio": {"bytes": _wav(tone(0.5 + 0.1 * i, 200 + 40 * i, seed=i)), "path": None},
+                       "audio2": None, "answer": answer, "label": label, "text": "" if label else answer, "language": "en", "voice": "",
+                       "source": "test", "group": f"{task}-{i}", "duration": 0.5 + 0.1 * i, "meta": "{}"}  # fmt: skip
+                for k in SCHEMA:
+                    rows[k].append(row[k])
+        features = datasets.Features({k: datasets.Value("float32") if k == "duration" else datasets.Value("string") for k in SCHEMA}
+                                     | {"audio": datasets.Audio(sampling_rate=16000, decode=False), "audio2": datasets.Audio(sampling_rate=16000, decode=False)})  # fmt: skip
+        splits[split] = datasets.Dataset.from_dict(rows, features=features)
+    datasets.DatasetDict(splits).save_to_disk(str(root))
+    (root / "label_sets.json").write_text(json.dumps(sets))
+    return root
+
+
+def test_smoke_suite_writes_three_files_and_resumes(tiny_dir, corpus, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["eval", "--suite", "smoke", "--corpus", str(corpus), "--out", str(out), "--model", str(tiny_dir), "--quiet"]
+    assert main(args) == 0
+    preds = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(preds) == 4 + 4 + 4
+    scores = json.loads((out / "scores.json").read_text())
+    assert set(scores["tasks"]) == {"sound_event", "speaker_gender", "asr"} and len(scores["config_hash"]) == 16
+    se = [p for p in preds if p["task"] == "sound_event"]
+    acc = sum(p["prediction"] == p["reference"] for p in se) / len(se)
+    assert scores["tasks"]["sound_event"]["accuracy"] == pytest.approx(acc)  # the score is what the predictions say
+    assert all(abs(sum(p["label_probs"].values()) - 1) < 1e-4 for p in se)
+    assert "wer" in scores["tasks"]["asr"] and "mAP" in scores["tasks"]["sound_event"]
+    report = (out / "report.md").read_text()
+    assert "| sound_event | 4 |" in report and (out / "scores.png").stat().st_size > 1000
+    assert (out / "confusion_sound_event.png").exists()
+    before = (out / "predictions.jsonl").read_text()
+    assert main(args) == 0  # resume: nothing predicted twice, same scores
+    assert (out / "predictions.jsonl").read_text() == before
+    assert json.loads((out / "scores.json").read_text())["tasks"] == scores["tasks"]
+    capsys.readouterr()
+    assert main(["eval", "--compare", str(out / "scores.json"), str(out / "scores.json")]) == 0
+    table = capsys.readouterr().out
+    assert "| sound_event | accuracy |" in table
+
+
+@pytest.mark.parametrize("adapter", ["airbench", "mmau"])
+def test_multiple_choice_adapters_read_published_layouts(tiny_dir, tmp_path, adapter):
+    if adapter == "airbench":
+        (tmp_path / "Sound_AQA" / "clotho").mkdir(parents=True)
+        sf.write(tmp_path / "Sound_AQA" / "clotho" / "a.wav", tone(1.0), 16000)
+        meta = [{"path": "a.wav", "question": "What is heard?", "choice_a": "a tone", "choice_b": "a dog", "answer_gt": "a tone",
+                 "task_name": "Sound_AQA", "dataset_name": "clotho", "uniq_id": 1}]  # fmt: skip
+    else:
+        (tmp_path / "test-mini-audios").mkdir()
+        sf.write(tmp_path / "test-mini-audios" / "x.wav", tone(1.0), 16000)
+        meta = [{"id": "m1", "audio_id": "./test-mini-audios/x.wav", "question": "Which?", "choices": ["tone", "speech", "music"],
+                 "answer": "tone", "task": "sound"}]  # fmt: skip
+    data = tmp_path / "meta.json"
+    data.write_text(json.dumps(meta))
+    out = tmp_path / "run"
+    assert main(["eval", "--suite", adapter, "--data", str(data), "--out", str(out), "--model", str(tiny_dir), "--quiet"]) == 0
+    pred = json.loads((out / "predictions.jsonl").read_text())
+    assert pred["prediction"] in pred["label_probs"] and abs(sum(pred["label_probs"].values()) - 1) < 1e-4
+    assert json.loads((out / "scores.json").read_text())["tasks"][meta[0].get("task_name", "sound")]["n"] == 1
+
+
+def test_unknown_suite_is_one_line(tiny_dir, tmp_path, capsys):
+    assert main(["eval", "--suite", "nope", "--out", str(tmp_path), "--model", str(tiny_dir)]) == 2
+    assert "unknown suite" in capsys.readouterr().err
