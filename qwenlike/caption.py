@@ -77,9 +77,12 @@ def merge(out: Path) -> int:
     """
     import fcntl
 
-    with open(out.with_name(out.name + ".lock"), "w") as lock:
+    lock_path = out.with_name(out.name + ".lock")
+    with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _merge_locked(out)
+        added = _merge_locked(out)
+        lock_path.unlink(missing_ok=True)  # a later merger locks a fresh file; merging twice is harmless
+        return added
 
 
 def _merge_locked(out: Path) -> int:

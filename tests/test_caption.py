@@ -98,3 +98,17 @@ def test_shards_merge_without_loss_or_duplicates(tiny_dir, tmp_path, monkeypatch
     assert not list(tmp_path.glob("s.jsonl.shard-*"))
     _check(out, 10, 1)
     assert merge(out) == 0
+
+
+def test_torchrun_two_processes_shard_and_merge(tiny_dir, tmp_path):
+    import shutil
+
+    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
+    root = _archive(tmp_path / "a", 11, 1)
+    out = tmp_path / "tr.jsonl"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    r = subprocess.run([torchrun, "--nproc_per_node", "2", "-m", "qwenlike.cli", "caption", str(root), "--out", str(out),
+                        "--model", str(tiny_dir), "--max-new-tokens", "2", "--quiet"], env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    _check(out, 11, 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "tr.jsonl"]  # shards and markers merged away
