@@ -54,13 +54,14 @@ class AudioEncoder(nn.Module):
         x = x + w.embed_positions.weight[:e].to(x.dtype)  # (B, E, D)
         valid = encoder_frames(frames)  # (B,)
         mask2d = torch.arange(e, device=x.device)[None, :] < valid[:, None]  # (B, E)
-        mask = create_bidirectional_mask(config=self.config, inputs_embeds=x, attention_mask=mask2d.long())
+        full = bool(mask2d.all())  # no padding anywhere: no mask, and the attention kernel's fast path
+        mask = None if full else create_bidirectional_mask(config=self.config, inputs_embeds=x, attention_mask=mask2d.long())
         for layer in w.layers:
             if self.gradient_checkpointing and self.training:
                 x = torch.utils.checkpoint.checkpoint(layer, x, mask, use_reentrant=False)
             else:
                 x = layer(x, mask)
         x = w.layer_norm(x)  # (B, E, D)
-        if not self.pad_to_window:
+        if not self.pad_to_window and not full:
             x = x * mask2d[..., None].to(x.dtype)  # padded frames -> 0 (stacking projectors see zeros)
         return x, valid
