@@ -73,8 +73,10 @@ def generate_batch(
     cfg: GenerationConfig = GenerationConfig(),
     on_token: Callable[[int, str], None] | None = None,
     row_max_new_tokens: Sequence[int] | None = None,
+    cancelled: Callable[[int], bool] | None = None,
 ) -> list[Generation]:
-    """Generate for a left-padded batch. `on_token(row, text_delta)` streams decoded text.
+    """Generate for a left-padded batch. `on_token(row, text_delta)` streams decoded text;
+    `cancelled(row)` True ends that row early (a client that went away).
 
     `row_max_new_tokens[r]` caps row r below `cfg.max_new_tokens` (requests batched together
     from different clients keep their own limits).
@@ -103,6 +105,9 @@ def generate_batch(
         nxt = _sample(logits, cfg, gen)  # (B,)
         for r in range(b):
             if done[r]:
+                continue
+            if cancelled is not None and cancelled(r):
+                done[r], reasons[r] = True, "cancelled"
                 continue
             t = int(nxt[r])
             if t in stops:
@@ -147,10 +152,11 @@ def generate(
     clips: Sequence[Sequence[Any]] | None = None,
     on_token: Callable[[int, str], None] | None = None,
     row_max_new_tokens: Sequence[int] | None = None,
+    cancelled: Callable[[int], bool] | None = None,
 ) -> list[Generation]:
     """Answer a batch of conversations (each ends with a user turn)."""
     batch = prepare(conversations, model.tokenizer, model.config, add_generation_prompt=True, padding_side="left", clips=clips)
-    res = generate_batch(model, batch, cfg, on_token, row_max_new_tokens)
+    res = generate_batch(model, batch, cfg, on_token, row_max_new_tokens, cancelled)
     if batch.audio is not None:  # per-row audio accounting for --json and the server's usage field
         per_row = (batch.input_ids == model.audio_token_id).sum(-1).tolist()
         for g, n in zip(res, per_row):

@@ -59,6 +59,7 @@ class Job:
     gen_key: tuple
     labels: list[str] | None = None
     out: queue.Queue = field(default_factory=queue.Queue)  # str deltas, then a dict result, then _DONE
+    cancelled: threading.Event = field(default_factory=threading.Event)  # the client went away
     created: float = field(default_factory=time.time)
 
 
@@ -156,7 +157,7 @@ class Engine:
     def __init__(self, model: Any, cfg: ServerConfig):
         self.model, self.cfg = model, cfg
         self.q: queue.Queue[Job] = queue.Queue()
-        self.stats = {"batches": 0, "requests": 0, "max_batch_seen": 0}
+        self.stats = {"batches": 0, "requests": 0, "max_batch_seen": 0, "cancelled": 0}
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="qwenlike-engine", daemon=True)
         self.thread.start()
@@ -210,7 +211,9 @@ class Engine:
             res = generate(
                 self.model, [j.conversation for j in jobs], cfg, clips=[j.clips for j in jobs],
                 on_token=lambda r, delta: jobs[r].out.put(delta), row_max_new_tokens=[j.max_tokens for j in jobs],
+                cancelled=lambda r: jobs[r].cancelled.is_set(),
             )  # fmt: skip
+            self.stats["cancelled"] += sum(g.finish_reason == "cancelled" for g in res)
             for j, g in zip(jobs, res):
                 j.out.put({"text": g.text, "finish_reason": g.finish_reason, "completion_tokens": len(g.token_ids),
                            "prompt_tokens": g.prompt_tokens})  # fmt: skip
@@ -305,7 +308,8 @@ def create_app(model: Any, cfg: ServerConfig):
                         yield {}, item, None
                     else:
                         yield {"content": item}, None, None
-            finally:
+            finally:  # also reached when a streaming client disconnects: stop spending tokens on it
+                job.cancelled.set()
                 inflight.release()
 
         if o["stream"]:

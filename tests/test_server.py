@@ -144,3 +144,22 @@ def test_32_concurrent_clients_get_their_own_answers(server):
     assert got == want
     stats = app.state.engine.stats
     assert stats["max_batch_seen"] > 1 and stats["batches"] - before < 32  # requests were batched together
+
+
+def test_a_client_that_disconnects_stops_its_generation(server):
+    import http.client
+
+    url, _, app = server
+    body = {"model": "tiny", "messages": _messages(tone(1.0)), "max_tokens": 1000, "stream": True, "temperature": 1.0, "seed": 1}
+    before = app.state.engine.stats["cancelled"]
+    conn = http.client.HTTPConnection(url.split("//")[1], timeout=60)
+    conn.request("POST", "/v1/chat/completions", body=json.dumps(body), headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+    resp = conn.getresponse()
+    for _ in range(4):
+        resp.readline()
+    conn.sock.close()  # hang up mid-answer
+    conn.close()
+    deadline = time.time() + 60
+    while time.time() < deadline and app.state.engine.stats["cancelled"] == before:
+        time.sleep(0.1)
+    assert app.state.engine.stats["cancelled"] == before + 1
