@@ -145,11 +145,19 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     labels = [x.strip() for x in (args.labels or "").split(",") if x.strip()]
     if args.task:
-        from .tasks import load_task  # the task catalogue knows each closed-set task's labels
+        from .tasks import load_tasks  # the task catalogue knows each closed-set task's labels
 
-        task = load_task(args.task)
+        sets = Path(args.corpus) / "label_sets.json" if args.corpus else None
+        tasks = load_tasks(label_sets=sets)
+        if args.task not in tasks:
+            raise UserError(f"unknown task {args.task!r}")
+        task = tasks[args.task]
+        if not task.closed:
+            raise UserError(f"task {args.task!r} has open answers, no label set to score")
         labels = labels or list(task.labels or [])
-        question = args.question or task.classify_prompt()
+        # a paraphrase that names no row field reads the same for every clip
+        question = args.question or next((p.source for p in task.prompts if all(isinstance(x, str) for x in p.parts)), None)
+        question = question or "What is this? Answer with one label."
     else:
         question = args.question or "What is this sound? Answer with one label."
     if len(labels) < 2:
@@ -260,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("classify", help="score labels by the model's likelihood: probabilities, not parsed text")
     k.add_argument("audio", nargs="+")
     k.add_argument("--labels", help="comma-separated labels")
-    k.add_argument("--task", help="a closed-set task whose label set to use (e.g. sound_event)")
+    k.add_argument("--task", help="a closed-set task whose label set and prompt to use (e.g. speaker_gender, sound_event)")
+    k.add_argument("--corpus", help="corpus build whose label_sets.json holds the task's labels (tasks with `labels: corpus`)")
     k.add_argument("-q", "--question", default=None)
     k.add_argument("--top-k", type=int, default=5)
     k.add_argument("--multi-label", action="store_true", help="independent per-label probabilities (yes/no log-odds)")

@@ -52,3 +52,13 @@ def test_classify_cli_json(tiny_dir, wav_path, capsys):
     assert abs(sum(out["probabilities"].values()) - 1) < 1e-6 and len(out["top"]) == 2
     assert out["label"] == max(out["probabilities"], key=out["probabilities"].get)
     assert main(["classify", str(wav_path), "--labels", "dog", "--model", str(tiny_dir)]) == 2
+
+
+def test_classify_with_a_task_label_set(tiny_dir, wav_path, capsys):
+    from qwenlike.tasks import load_tasks
+
+    labels = list(load_tasks()["speaker_gender"].labels)
+    assert main(["classify", str(wav_path), "--task", "speaker_gender", "--model", str(tiny_dir), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert sorted(out["probabilities"]) == sorted(labels) and abs(sum(out["probabilities"].values()) - 1) < 1e-6
+    assert main(["classify", str(wav_path), "--task", "asr", "--model", str(tiny_dir)]) == 2
