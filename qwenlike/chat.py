@@ -148,14 +148,17 @@ def _render_tokenizer(conv: Conversation, tokenizer: Any, add_generation_prompt:
             c = "".join(parts)
         flat.append({"role": m["role"], "content": c})
     text = tokenizer.apply_chat_template(flat, tokenize=False, add_generation_prompt=add_generation_prompt)
+    # walk every message in order, so an answer that also appears in an earlier prompt is found
+    # where the assistant says it, not where the user did
     spans, cursor = [], 0
     for m in flat:
-        if m["role"] != "assistant":
-            continue
-        start = text.find(m["content"], cursor)
+        start = text.find(m["content"], cursor) if m["content"] else -1
         if start < 0:
-            raise ValueError(f"chat template dropped an assistant message: {m['content'][:60]!r}")
-        spans.append((start, start + len(m["content"])))
+            if m["role"] == "assistant" and m["content"]:
+                raise ValueError(f"chat template dropped an assistant message: {m['content'][:60]!r}")
+            continue
+        if m["role"] == "assistant":
+            spans.append((start, start + len(m["content"])))
         cursor = start + len(m["content"])
     return text, spans
 
