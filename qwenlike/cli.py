@@ -230,6 +230,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_corpus(args: argparse.Namespace) -> int:
+    from .corpus.build import main as corpus_build
+
+    return corpus_build(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qwenlike", description="Audio-understanding LLMs: ask, chat, convert, train, eval, serve.")
     sub = p.add_subparsers(dest="verb", required=True)
@@ -313,6 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true")
     ev.add_argument("--compare", nargs="+", metavar="SCORES", help="print scores.json files side by side")
     ev.set_defaults(func=cmd_eval)
+
+    co = sub.add_parser("corpus", help="offline corpus for all 30 tasks: qwenlike corpus build --out DIR [--tasks ...] [--per-task N] [--seed S]")
+    co.add_argument("action", choices=["build"])
+    co.add_argument("rest", nargs=argparse.REMAINDER, help="options of `qwenlike corpus build --help`")
+    co.set_defaults(func=cmd_corpus)
 
     t = sub.add_parser("tiny", help="write a tiny random model (for smoke tests; answers are noise)")
     t.add_argument("--out", required=True)
