@@ -225,7 +225,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     res = run_eval(model, suite, args.out, model_name=_model_path(args.model), limit=args.limit, corpus=args.corpus,
                    batch_size=args.batch_size, progress=not args.quiet)  # fmt: skip
     for name, s in sorted(res["tasks"].items()):
-        print(f"{name:24s} " + "  ".join(f"{k}={v:.4g}" for k, v in s.items() if isinstance(v, (int, float))))
+        print(f"{name:24s} " + "  ".join(f"{k}={v:.4g}" for k, v in s.items() if isinstance(v, (int, float)) and not isinstance(v, bool)))
     print(f"qwenlike: wrote {args.out}/predictions.jsonl, scores.json, report.md", file=sys.stderr)
     return 0
 

@@ -217,7 +217,8 @@ def run_eval(model: Any, suite: Suite, out_dir: str | Path, model_name: str = ""
             if all("label_probs" in r for _, r in pairs) and task is not None and task.labels:
                 s["mAP"] = mean_average_precision([r["label_probs"] for _, r in pairs], [it.reference for it, _ in pairs], labels=list(task.labels))
             s["n"] = len(pairs)
-            scores[name] = {k: (round(float(v), 6) if isinstance(v, float) else v) for k, v in s.items()}
+            # NaN (a metric with nothing to score, e.g. no tempo questions) is null in JSON, not NaN
+            scores[name] = {k: ((None if v != v else round(v, 6)) if isinstance(v, float) else v) for k, v in s.items()}
     if bar is not None:
         bar.close()
     result = {
@@ -257,7 +258,7 @@ def write_report(result: dict, predictions: list[dict], out: Path) -> Path:
              f"model `{result['model']}` · config hash `{result['config_hash']}` · limit {result['limit']} · {result['seconds']} s", "",
              "| task | n | scores |", "|---|---|---|"]  # fmt: skip
     for name, s in sorted(tasks.items()):
-        body = ", ".join(f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in s.items() if k != "n")
+        body = ", ".join(f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {'—' if v is None else v}" for k, v in s.items() if k != "n")
         lines.append(f"| {name} | {s.get('n', '')} | {body} |")
     prim = {n: primary_metric(s) for n, s in tasks.items()}
     prim = {n: p for n, p in prim.items() if p is not None}
