@@ -42,6 +42,11 @@ class AudioEncoder(nn.Module):
         w = self.whisper
         mel = features.mel.to(device=w.conv1.weight.device, dtype=self.dtype)
         frames = features.frames.to(mel.device)
+        if self.pad_to_window:
+            # Same numbers as the full 30 s window, for a fraction of the cost: a valid frame sees
+            # at most 3 mel frames past itself through the two convolutions, and padded frames are
+            # masked out of attention, so frames beyond the longest row + a margin never matter.
+            mel = mel[..., : min(mel.shape[-1], int(frames.max()) + 8)]
         t = mel.shape[-1]
         x = nn.functional.gelu(w.conv1(mel))  # (B, M, T) -> (B, D, T)
         if not self.pad_to_window:
