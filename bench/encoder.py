@@ -12,24 +12,14 @@ same as the real model's. Prints seconds per clip and the ratio. Run: .venv/bin/
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
+from common import best
 from transformers import WhisperConfig
 
 from qwenlike import audio as A
 from qwenlike.encoder import AudioEncoder
-
-
-def best(fn, repeat: int = 5) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:
@@ -63,9 +53,9 @@ def main() -> None:
         return q2a(f_pad.mel.to(dt), attention_mask=mask).last_hidden_state
 
     with torch.inference_mode():
-        t_base = best(baseline)
-        t_var = best(lambda: ours(f_var))
-        t_exact = best(lambda: exact(f_pad))
+        t_base = best(baseline, 5)
+        t_var = best(lambda: ours(f_var), 5)
+        t_exact = best(lambda: exact(f_pad), 5)
     print(f"threads={torch.get_num_threads()} dtype={args.dtype} clip={args.seconds:.1f} s, whisper-base encoder shapes")
     print(f"transformers Qwen2AudioEncoder, 30 s + mask (baseline)   : {1000 * t_base:8.1f} ms")
     print(f"qwenlike, own length (built models)                      : {1000 * t_var:8.1f} ms   ratio {t_base / t_var:5.1f}x  (target >= 4x)")

@@ -7,20 +7,10 @@ Prints seconds per 10 s clip for a batch of clips, and the ratio against the num
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
-
-
-def best(fn, repeat: int = 3) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+from common import best
 
 
 def main() -> None:
