@@ -179,7 +179,6 @@ def run_baseline(manifest: Path, out: Path, steps: int, batch: int, accum: int, 
         labels[enc_in["attention_mask"] == 0] = -100
         for b, ans in enumerate(answers):  # loss on the answer only, as fine-tuning recipes mask it
             n = len(tok(ans + "<|im_end|>", add_special_tokens=False)["input_ids"])
-            ids = enc_in["input_ids"][b]
             end = int(enc_in["attention_mask"][b].nonzero().max()) + 1
             labels[b, : end - n - 1] = -100  # (the template ends "<|im_end|>\n")
         enc_in["labels"] = labels
@@ -187,7 +186,7 @@ def run_baseline(manifest: Path, out: Path, steps: int, batch: int, accum: int, 
         enc_in["_tokens"] = int(enc_in["attention_mask"].sum())
         return enc_in
 
-    times, tokens = [], []
+    times: list[float] = []
 
     class Clock(TrainerCallback):
         def on_step_begin(self, args, state, control, **kw):
