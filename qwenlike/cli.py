@@ -230,6 +230,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train import run
+
+    run(args.rest)
+    return 0
+
+
 def cmd_corpus(args: argparse.Namespace) -> int:
     from .corpus.build import main as corpus_build
 
@@ -319,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true")
     ev.add_argument("--compare", nargs="+", metavar="SCORES", help="print scores.json files side by side")
     ev.set_defaults(func=cmd_eval)
+
+    tr = sub.add_parser("train", help="train a recipe: qwenlike train CONFIG.yaml [--resume] [key=value ...]")
+    tr.add_argument("rest", nargs=argparse.REMAINDER, help="CONFIG.yaml [--resume] [key=value ...] (see recipes/)")
+    tr.set_defaults(func=cmd_train)
 
     co = sub.add_parser("corpus", help="offline corpus for all 30 tasks: qwenlike corpus build --out DIR [--tasks ...] [--per-task N] [--seed S]")
     co.add_argument("action", choices=["build"])
