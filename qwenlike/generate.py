@@ -66,6 +66,37 @@ def _sample(logits: torch.Tensor, cfg: GenerationConfig, gen: torch.Generator | 
     return torch.multinomial(logits.softmax(-1), 1, generator=gen).squeeze(-1)
 
 
+PER_ROW_PREFILL_WASTE = 0.15  # above this share of padding, prefill rows one by one
+
+
+def _prefill_per_row(model: AudioLM, embeds: torch.Tensor, lengths: torch.Tensor) -> tuple[Any, torch.Tensor]:
+    """Prefill each row at its own length and stack the caches, left-padded, for batched decoding.
+
+    Prefill is compute-bound: padding a batch of prompts of unequal length wastes that share of
+    the FLOPs. Padded cache slots stay zero and are masked by the decode steps' attention mask.
+    """
+    from transformers import DynamicCache
+
+    b, length, _ = embeds.shape
+    rows, logits = [], []
+    for r in range(b):
+        n = int(lengths[r])
+        c = DynamicCache(config=model.lm.config)
+        out = model.lm(inputs_embeds=embeds[r : r + 1, length - n :], past_key_values=c, use_cache=True, logits_to_keep=1)
+        rows.append((n, c))
+        logits.append(out.logits[:, -1])
+    cache = DynamicCache(config=model.lm.config)
+    for i in range(len(rows[0][1].layers)):
+        k0 = rows[0][1].layers[i].keys
+        keys = k0.new_zeros(b, k0.shape[1], length, k0.shape[3])  # (B, H_kv, L, D_head)
+        values = torch.zeros_like(keys)
+        for r, (n, c) in enumerate(rows):
+            keys[r, :, length - n :] = c.layers[i].keys[0]
+            values[r, :, length - n :] = c.layers[i].values[0]
+        cache.update(keys, values, i)
+    return cache, torch.cat(logits)  # (B, V)
+
+
 @torch.inference_mode()
 def generate_batch(
     model: AudioLM,
@@ -92,10 +123,14 @@ def generate_batch(
     mask = batch.attention_mask
     embeds = model.embed(batch.input_ids, batch.audio)  # (B, L, H)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, L)
-    cache = DynamicCache(config=model.lm.config)
-    out = model.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                   use_cache=True, logits_to_keep=1)  # fmt: skip
-    logits = out.logits[:, -1]  # (B, V)
+    lengths = mask.sum(-1)  # (B,)
+    if b > 1 and 1 - float(lengths.sum()) / mask.numel() > PER_ROW_PREFILL_WASTE:
+        cache, logits = _prefill_per_row(model, embeds, lengths)
+    else:
+        cache = DynamicCache(config=model.lm.config)
+        out = model.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                       use_cache=True, logits_to_keep=1)  # fmt: skip
+        logits = out.logits[:, -1]  # (B, V)
     next_pos = positions[:, -1:] + 1  # (B, 1)
     new: list[list[int]] = [[] for _ in range(b)]
     texts = [""] * b
