@@ -48,8 +48,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", choices=["tiny", "default"], default="tiny")
     ap.add_argument("--clips", type=int, default=32)
-    ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--max-new-tokens", type=int, default=16)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--max-new-tokens", type=int, default=32)
     args = ap.parse_args()
     from transformers import Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor
 

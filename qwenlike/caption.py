@@ -32,7 +32,7 @@ DEFAULT_PROMPT = "Describe the audio in one sentence."
 @dataclass
 class CaptionConfig:
     prompt: str = DEFAULT_PROMPT
-    batch_size: int = 8
+    batch_size: int = 16
     max_new_tokens: int = 48
     window_seconds: float = A.WINDOW_SECONDS
     also: str | None = None  # "csv" | "parquet"

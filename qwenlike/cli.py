@@ -296,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("paths", nargs="+", help="files, folders (walked) or globs")
     cp.add_argument("--out", required=True, help="JSONL file (appended to; a rerun skips what is done)")
     cp.add_argument("--prompt", default="Describe the audio in one sentence.")
-    cp.add_argument("--batch-size", type=int, default=8)
+    cp.add_argument("--batch-size", type=int, default=16)
     cp.add_argument("--max-new-tokens", type=int, default=48)
     cp.add_argument("--also", choices=["csv", "parquet"], default=None, help="also write FILE.csv or FILE.parquet")
     cp.add_argument("--model")
