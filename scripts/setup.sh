@@ -10,7 +10,8 @@ PY=${PYTHON:-python3}
 PIP=".venv/bin/python -m pip --disable-pip-version-check -q"
 # torch first and pinned: the local CPU wheel. An unpinned torch would pull a multi-GB CUDA build.
 .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null \
-  || $PIP install "torch==2.13.0"
+  || { $PIP install "torch==2.13.0" 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true; }
+.venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" || { echo "setup: torch 2.13.0 did not install" >&2; exit 1; }
 $PIP install -e ".[${QWENLIKE_EXTRAS:-dev,serve}]" 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
 .venv/bin/python -c "import qwenlike.cli" # fails loudly if the install did not take
 if [ "${QWENLIKE_BASE_MODELS:-0}" = 1 ]; then bash scripts/install_base_models.sh; fi
