@@ -14,11 +14,9 @@ import torch
 
 from .chat import AUDIO_SPECIAL_TOKENS
 from .errors import UserError
-from .model import AudioLM, AudioLMConfig
+from .model import AudioLM, AudioLMConfig, encoder_dict
 from .projector import ProjectorConfig
 
-ENCODER_KEYS = ("num_mel_bins", "d_model", "encoder_layers", "encoder_attention_heads", "encoder_ffn_dim",
-                "max_source_positions", "activation_function", "scale_embedding")  # fmt: skip
 CHATML = (
     "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
     "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
@@ -62,7 +60,7 @@ def build(encoder: str, llm: str, out: str | Path, projector: str = "stack-mlp",
     qwen2 = lm.config.model_type == "qwen2"
     pcfg = ProjectorConfig(kind=projector, stride=stride or (2 if projector == "pool-linear" else 4), hidden=2048)
     config = AudioLMConfig(
-        encoder={k: getattr(enc_cfg, k) for k in ENCODER_KEYS if hasattr(enc_cfg, k)},
+        encoder=encoder_dict(enc_cfg),
         lm=lm.config.to_dict(),
         projector=pcfg,
         chat_template="qwen2-audio" if qwen2 else "tokenizer",

@@ -20,16 +20,11 @@ import torch
 
 from . import audio as A
 from .errors import UserError
-from .model import AudioLM, AudioLMConfig
+from .model import AudioLM, AudioLMConfig, encoder_dict
 from .projector import ProjectorConfig
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
-ENCODER_KEYS = (
-    "num_mel_bins", "d_model", "encoder_layers", "encoder_attention_heads", "encoder_ffn_dim",
-    "max_source_positions", "activation_function", "scale_embedding", "dropout",
-    "attention_dropout", "activation_dropout", "encoder_layerdrop",
-)  # fmt: skip
 
 
 def features_dict(config: AudioLMConfig) -> dict[str, Any]:
@@ -175,9 +170,8 @@ def import_qwen2_audio(path: str | Path) -> AudioLM:
 
     path = Path(path)
     cfg = Qwen2AudioConfig.from_pretrained(path)
-    enc = cfg.audio_config.to_dict()
     config = AudioLMConfig(
-        encoder={k: enc[k] for k in ENCODER_KEYS if k in enc},
+        encoder=encoder_dict(cfg.audio_config),
         lm=cfg.text_config.to_dict(),
         projector=ProjectorConfig(kind="pool-linear", stride=2, norm=True),
         encoder_final_norm=False,  # Qwen2-Audio: layers -> AvgPool(2) -> LayerNorm -> Linear
@@ -208,7 +202,7 @@ def export_qwen2_audio(model: AudioLM, out: str | Path) -> Path:
         raise UserError("only models with the Qwen2-Audio layout (pool-linear, stride 2, norm after pooling) export to qwen2-audio")
     if c.lm.get("model_type") != "qwen2":
         raise UserError(f"Qwen2-Audio needs a Qwen2 language model; this one is {c.lm.get('model_type')!r}")
-    audio_cfg = Qwen2AudioEncoderConfig(**{k: v for k, v in c.encoder.items() if k in ENCODER_KEYS})
+    audio_cfg = Qwen2AudioEncoderConfig(**encoder_dict(c.encoder))
     cfg = Qwen2AudioConfig(audio_config=audio_cfg, text_config=c.lm, audio_token_index=model.audio_token_id)
     state = {}
     for k, v in model.state_dict().items():

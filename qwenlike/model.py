@@ -34,6 +34,20 @@ def _plain_config(cfg: Any) -> dict[str, Any]:
     return {k: v for k, v in sorted(cfg.to_dict().items()) if k not in VOLATILE_KEYS}
 
 
+# the WhisperConfig fields that define an encoder (the decoder's are not ours to keep)
+ENCODER_KEYS = (
+    "num_mel_bins", "d_model", "encoder_layers", "encoder_attention_heads", "encoder_ffn_dim",
+    "max_source_positions", "activation_function", "scale_embedding", "dropout",
+    "attention_dropout", "activation_dropout", "encoder_layerdrop",
+)  # fmt: skip
+
+
+def encoder_dict(cfg: Any) -> dict[str, Any]:
+    """The encoder fields of a WhisperConfig-like config object or dict."""
+    d = cfg if isinstance(cfg, dict) else cfg.to_dict()
+    return {k: d[k] for k in ENCODER_KEYS if k in d}
+
+
 @dataclass
 class AudioLMConfig:
     """Everything needed to rebuild an AudioLM's modules; saved as config.json beside the weights."""

@@ -133,7 +133,7 @@ def tiny_audiolm(seed: int = 0, projector: str = "stack-mlp", n_mels: int = 80, 
     """A random AudioLM of ~0.3 M parameters with the tiny tokenizer and the LM's own chat template."""
     from transformers import LlamaConfig
 
-    from .model import AudioLM, AudioLMConfig
+    from .model import AudioLM, AudioLMConfig, encoder_dict
     from .projector import ProjectorConfig
 
     tok = tiny_tokenizer()
@@ -148,8 +148,7 @@ def tiny_audiolm(seed: int = 0, projector: str = "stack-mlp", n_mels: int = 80, 
     lm_cfg.eos_token_id = tok.eos_token_id
     enc = tiny_whisper_config(n_mels=n_mels)
     cfg = AudioLMConfig(
-        encoder={k: getattr(enc, k) for k in ("num_mel_bins", "d_model", "encoder_layers", "encoder_attention_heads",
-                                                "encoder_ffn_dim", "max_source_positions", "activation_function")},
+        encoder=encoder_dict(enc),
         lm=lm_cfg.to_dict(),
         projector=ProjectorConfig(kind=projector, stride=4 if projector == "stack-mlp" else 2, hidden=64),
         chat_template="tokenizer",
