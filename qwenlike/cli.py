@@ -49,13 +49,17 @@ def _load_model(arg: str | None, dtype: str | None):
     return from_pretrained(_model_path(arg), dtype=dt)
 
 
-def _gen_args(p: argparse.ArgumentParser) -> None:
+def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help=f"model folder (default: ${DEFAULT_MODEL_ENV} or the default model)")
+    p.add_argument("--dtype", choices=["fp32", "bf16"], default=None)
+
+
+def _gen_args(p: argparse.ArgumentParser) -> None:
+    _model_args(p)
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dtype", choices=["fp32", "bf16"], default=None)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the answer")
 
 
@@ -265,8 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_convert)
 
     s = sub.add_parser("serve", help="OpenAI-compatible server (/v1/chat/completions with audio) and a web page")
-    s.add_argument("--model")
-    s.add_argument("--dtype", choices=["fp32", "bf16"], default=None)
+    _model_args(s)
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--api-key", default=None, help="require 'Authorization: Bearer KEY' (or set QWENLIKE_API_KEY)")
@@ -287,8 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--top-k", type=int, default=5)
     k.add_argument("--multi-label", action="store_true", help="independent per-label probabilities (yes/no log-odds)")
     k.add_argument("--threshold", type=float, default=0.5, help="multi-label decision threshold")
-    k.add_argument("--model")
-    k.add_argument("--dtype", choices=["fp32", "bf16"], default=None)
+    _model_args(k)
     k.add_argument("--json", action="store_true")
     k.set_defaults(func=cmd_classify)
 
@@ -299,8 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--batch-size", type=int, default=16)
     cp.add_argument("--max-new-tokens", type=int, default=48)
     cp.add_argument("--also", choices=["csv", "parquet"], default=None, help="also write FILE.csv or FILE.parquet")
-    cp.add_argument("--model")
-    cp.add_argument("--dtype", choices=["fp32", "bf16"], default=None)
+    _model_args(cp)
     cp.add_argument("--quiet", action="store_true", help="no progress bar")
     cp.set_defaults(func=cmd_caption)
 
@@ -321,8 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", help="benchmark JSON for adapter suites (AIR-Bench foundation, MMAU)")
     ev.add_argument("--limit", type=int, default=None, help="at most N items per task")
     ev.add_argument("--batch-size", type=int, default=8)
-    ev.add_argument("--model")
-    ev.add_argument("--dtype", choices=["fp32", "bf16"], default=None)
+    _model_args(ev)
     ev.add_argument("--quiet", action="store_true")
     ev.add_argument("--compare", nargs="+", metavar="SCORES", help="print scores.json files side by side")
     ev.set_defaults(func=cmd_eval)
