@@ -64,8 +64,13 @@ def _gen_args(p: argparse.ArgumentParser) -> None:
 
 
 def _answer(args: argparse.Namespace, conversation: list, clips: list) -> int:
+    """Decode the clips (failing on bad files before the model loads), then answer once."""
+    from . import audio as A
     from .generate import GenerationConfig, generate
 
+    t = time.perf_counter()
+    waves = [A.load(c) for c in clips]  # decoded once: generate gets the arrays, not the paths
+    decode_s = time.perf_counter() - t
     _threads()
     t0 = time.perf_counter()
     model = _load_model(args.model, args.dtype)
@@ -74,9 +79,6 @@ def _answer(args: argparse.Namespace, conversation: list, clips: list) -> int:
         max_new_tokens=args.max_new_tokens, do_sample=args.temperature > 0, temperature=args.temperature,
         top_p=args.top_p, seed=args.seed,
     )  # fmt: skip
-    from . import audio as A
-
-    waves = [A.load(c) for c in clips]
     try:
         g = generate(model, [conversation], cfg, clips=[waves])[0]
     except ValueError as e:
@@ -85,7 +87,7 @@ def _answer(args: argparse.Namespace, conversation: list, clips: list) -> int:
     if args.json:
         print(json.dumps({
             "answer": g.text, "audio_seconds": round(sum(len(w) for w in waves) / A.SAMPLE_RATE, 3),
-            "audio_tokens": g.audio_tokens, "new_tokens": len(g.token_ids), "seconds": round(t2 - t1, 3),
+            "audio_tokens": g.audio_tokens, "new_tokens": len(g.token_ids), "seconds": round(decode_s + t2 - t1, 3),
             "load_seconds": round(t1 - t0, 3), "finish_reason": g.finish_reason,
         }, ensure_ascii=False))  # fmt: skip
     else:
@@ -94,19 +96,14 @@ def _answer(args: argparse.Namespace, conversation: list, clips: list) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from . import audio as A
     from .chat import analysis
 
-    for a in args.audio:  # fail on bad files before the model loads
-        A.load(a)
     return _answer(args, analysis(list(args.audio), args.question), list(args.audio))
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from . import audio as A
     from .chat import voice_chat
 
-    A.load(args.audio)
     return _answer(args, voice_chat(args.audio), [args.audio])
 
 
