@@ -128,7 +128,7 @@ def parse_request(body: dict, cfg: ServerConfig) -> tuple[list, list, dict]:
     if conv[-1]["role"] != "user":
         raise HTTPError(400, "the last message must be a user turn", param="messages")
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens", 256))
-    temperature = body.get("temperature", 1.0 if body.get("stream_default_sampling") else 0.0)
+    temperature = body.get("temperature", 0.0)
     stop = body.get("stop") or []
     stop = [stop] if isinstance(stop, str) else stop
     labels = body.get("labels", body.get("guided_choice"))
