@@ -215,7 +215,7 @@ class LabelScores:
 
 def _end_of_turn_id(model: AudioLM) -> int | None:
     tok = model.tokenizer
-    for t in ("<|im_end|>", "<|eot_id|>", "<end_of_turn>"):
+    for t in END_OF_TURN:  # chat.render puts the same marker in the training labels
         i = tok.convert_tokens_to_ids(t)
         if isinstance(i, int) and i != tok.unk_token_id:
             return i
