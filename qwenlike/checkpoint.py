@@ -94,7 +94,9 @@ def from_pretrained(path: str | Path, dtype: torch.dtype | None = None, device: 
     from safetensors.torch import load_model
     from transformers import AutoTokenizer
 
-    path = Path(path)
+    from .paths import resolve_model_ref
+
+    path = resolve_model_ref(path)
     meta = _read_config(path)
     if "delta" in meta:
         model = load_delta(path, meta)
@@ -256,7 +258,7 @@ def save_delta(model: AudioLM, out: str | Path, base: str, names: list[str], lor
                extra: dict[str, Any] | None = None) -> Path:
     """Write only the parameters in `names` (and the config, tokenizer) plus the base model's path.
 
-    `base` is relative to `out` or absolute. `from_pretrained(out)` loads the base, injects the
+    `base` is relative to `out`, absolute, `default` or a build spec (`paths.is_build_spec`). `from_pretrained(out)` loads the base, injects the
     same LoRA layers, loads these weights and merges them: the result is a plain AudioLM.
     """
     from safetensors.torch import save_file
@@ -275,12 +277,37 @@ def save_delta(model: AudioLM, out: str | Path, base: str, names: list[str], lor
     return Path(out)
 
 
+def delta_parts(path: str | Path) -> tuple[str, set[str], bool] | None:
+    """(base reference as stored or made absolute, stored weight names, has LoRA) of a delta checkpoint,
+    or None for any other model folder."""
+    from safetensors import safe_open
+
+    from .paths import is_build_spec
+
+    path = Path(path)
+    meta = _read_config(path)
+    if "delta" not in meta:
+        return None
+    ref = meta["delta"]["base"]
+    if ref != "default" and not is_build_spec(ref) and not Path(ref).is_absolute():
+        ref = str((path / ref).resolve())
+    with safe_open(str(path / DELTA_WEIGHTS), framework="pt") as f:
+        names = set(f.keys())
+    return ref, names, bool(meta["delta"].get("lora"))
+
+
 def load_delta(path: Path, meta: dict[str, Any], merge: bool = True) -> AudioLM:
     """A delta checkpoint -> base model + its LoRA layers + the stored weights (merged by default)."""
     from safetensors.torch import load_file
 
-    base = Path(meta["delta"]["base"])
-    base = base if base.is_absolute() else (path / base).resolve()
+    from .paths import is_build_spec, resolve_model_ref
+
+    ref = meta["delta"]["base"]
+    if ref == "default" or is_build_spec(ref):  # e.g. whisper-base+smollm2-135m-instruct: from installed packages
+        base = resolve_model_ref(ref)
+    else:
+        base = Path(ref)
+        base = base if base.is_absolute() else (path / base).resolve()
     if not (base / CONFIG).exists():
         raise UserError(f"{path}: its base model {base} is missing (a delta checkpoint stores only trained weights)")
     if (base / CONFIG).resolve() == (path / CONFIG).resolve():

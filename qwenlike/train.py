@@ -155,16 +155,11 @@ def build_model(cfg: TrainConfig, dist: Dist):
             save_pretrained(model, base)  # the frozen parts live here once; checkpoints store deltas
         base_ref = "../base"  # relative to checkpoint-N/: the run folder can move
     else:
-        path = m.path
-        if path == "default":
-            from .paths import default_model_dir
+        from .paths import is_build_spec, resolve_model_ref
 
-            found = default_model_dir()
-            if found is None:
-                raise UserError("model.path=default but the default model is not built (see docs/default-model.md)")
-            path = str(found)
-        model = from_pretrained(path)
-        base_ref = str(Path(path).resolve())
+        folder = resolve_model_ref(m.path)  # a folder, `default`, or a build spec assembled on first use
+        model = from_pretrained(folder)
+        base_ref = m.path if (m.path == "default" or is_build_spec(m.path)) else str(folder.resolve())
     model.float()
     if cfg.data.system_prompt:
         model.config.system_prompt = cfg.data.system_prompt
@@ -181,6 +176,8 @@ def build_model(cfg: TrainConfig, dist: Dist):
         part = name.split(".", 1)[0]  # encoder | projector | lm
         mode = getattr(m, part)
         p.requires_grad_(mode == "full" or (mode == "lora" and ".lora_" in name))
+    if not m.tiny:
+        base_ref = flatten_base(folder, base_ref, model)
     if m.gradient_checkpointing:
         if hasattr(model.lm, "activation_checkpointing_enable"):  # transformers >= 5.x name
             model.lm.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
@@ -190,6 +187,19 @@ def build_model(cfg: TrainConfig, dist: Dist):
         model.lm.config.use_cache = False
     model.to(dist.device).train()
     return model, base_ref, lora
+
+
+def flatten_base(folder: Path, base_ref: str, model: torch.nn.Module) -> str:
+    """Start from a delta checkpoint whose every stored weight trains again here (stage 2 after a
+    projector-only stage 1): this run's deltas then sit on that checkpoint's own base, so they do not
+    depend on the earlier run's folder."""
+    from .checkpoint import delta_parts
+
+    parts = delta_parts(folder)
+    if parts is None:
+        return base_ref
+    ref, names, has_lora = parts
+    return ref if not has_lora and names <= set(trainable_names(model)) else base_ref
 
 
 def trainable_names(model: torch.nn.Module) -> list[str]:
