@@ -173,6 +173,27 @@ def _predict(model: Any, items: list[Item], batch_size: int) -> list[dict]:
     return out
 
 
+def _by_source(task: Any, pairs: list, preds: list[str], overall: dict) -> dict[str, float]:
+    """The primary metric (WER, CER or accuracy) per corpus source (e.g. `wer[speech.piper]`), when
+    the rows come from more than one: a voice engine's or a recording set's own figure."""
+    prim = primary_metric(overall)
+    if prim is None or prim[0] not in ("wer", "cer", "accuracy"):
+        return {}
+    groups: dict[str, list[int]] = {}
+    for i, (it, _) in enumerate(pairs):
+        src = it.row.get("source") if isinstance(it.row, dict) else None
+        if src:
+            groups.setdefault(str(src), []).append(i)
+    if len(groups) < 2:
+        return {}
+    out = {}
+    for src, idx in sorted(groups.items()):
+        sub = dict(task.score([preds[i] for i in idx], [pairs[i][0].row for i in idx]))
+        if prim[0] in sub:
+            out[f"{prim[0]}[{src}]"] = sub[prim[0]]
+    return out
+
+
 def run_eval(model: Any, suite: Suite, out_dir: str | Path, model_name: str = "", limit: int | None = None,
              corpus: str | None = None, batch_size: int = 8, progress: bool = True) -> dict:  # fmt: skip
     """Predict (resuming from predictions.jsonl), score, and write scores.json + report.md."""
@@ -214,6 +235,8 @@ def run_eval(model: Any, suite: Suite, out_dir: str | Path, model_name: str = ""
                 s = dict(task.score(preds, [it.row for it, _ in pairs]))
             else:
                 s = {"accuracy": sum(p.strip().lower() == it.reference.strip().lower() for p, (it, _) in zip(preds, pairs)) / len(pairs)}
+            if task is not None:
+                s.update(_by_source(task, pairs, preds, s))
             if all("label_probs" in r for _, r in pairs) and task is not None and task.labels:
                 s["mAP"] = mean_average_precision([r["label_probs"] for _, r in pairs], [it.reference for it, _ in pairs], labels=list(task.labels))
             s["n"] = len(pairs)

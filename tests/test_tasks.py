@@ -299,6 +299,19 @@ def test_good_task_file_loads_and_a_duplicate_name_is_an_error(tmp_path):
 # ------------------------------------------------------------------------------------------------
 # scoring
 # ------------------------------------------------------------------------------------------------
+def test_eval_reports_the_primary_metric_per_source(tasks):
+    """ASR over several voice engines: the report gives each engine's WER beside the overall one."""
+    from qwenlike.evaluation import Item, _by_source
+
+    rows = [dict(synthetic_row("asr", i), source=src) for i, src in enumerate(["speech.piper", "speech.piper", "speech.espeak"])]
+    preds = [rows[0]["answer"], "the quick brown fox", rows[2]["answer"]]  # one piper row loses 5 of 9 words
+    pairs = [(Item("asr", str(i), [], r["answer"], None, r), {}) for i, r in enumerate(rows)]
+    overall = tasks["asr"].score(preds, rows)
+    got = _by_source(tasks["asr"], pairs, preds, overall)
+    assert got == {"wer[speech.espeak]": 0.0, "wer[speech.piper]": pytest.approx(5 / 18)}
+    assert _by_source(tasks["asr"], pairs[:2], preds[:2], overall) == {}  # one source: nothing to split
+
+
 def test_score_uses_the_task_metrics(tasks):
     rows = [synthetic_row("asr", i) for i in range(3)]
     perfect = tasks["asr"].score([r["answer"] for r in rows], rows)
