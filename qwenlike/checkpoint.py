@@ -277,6 +277,29 @@ def save_delta(model: AudioLM, out: str | Path, base: str, names: list[str], lor
     return Path(out)
 
 
+def pack_delta(src: str | Path, out: str | Path, dtype: torch.dtype = torch.float16) -> Path:
+    """A delta checkpoint as it ships: its config, tokenizer and trained weights (stored in `dtype`,
+    fp16 by default: half the bytes, loaded back into fp32 parameters), without the training state
+    (optimizer, RNG, trainer state; the resolved train_config.yaml stays). Written atomically."""
+    from safetensors.torch import load_file, save_file
+
+    src = Path(src)
+    meta = _read_config(src)
+    if "delta" not in meta:
+        raise UserError(f"{src}: not a delta checkpoint (nothing to pack)")
+    training = {"optimizer.pt", "trainer_state.json", DELTA_WEIGHTS}
+    state = {k: v.to(dtype).contiguous() for k, v in load_file(str(src / DELTA_WEIGHTS)).items()}
+    with atomic_dir(out) as tmp:
+        for f in src.iterdir():
+            if f.is_file() and f.name not in training and not f.name.startswith("rng-rank"):
+                shutil.copy2(f, tmp / f.name)
+        meta["delta"]["stored_dtype"] = str(dtype).replace("torch.", "")
+        (tmp / CONFIG).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        save_file(state, str(tmp / DELTA_WEIGHTS), metadata={"format": "pt"})
+        os.chmod(tmp / DELTA_WEIGHTS, 0o644)  # safetensors writes 0600; a shipped file is readable by all
+    return Path(out)
+
+
 def delta_parts(path: str | Path) -> tuple[str, set[str], bool] | None:
     """(base reference as stored or made absolute, stored weight names, has LoRA) of a delta checkpoint,
     or None for any other model folder."""
