@@ -35,7 +35,7 @@ def _model_path(arg: str | None) -> str:
 
         found = default_model_dir()
         if found is None:
-            raise UserError(f"no model: pass --model DIR or set {DEFAULT_MODEL_ENV}")
+            raise UserError(f"no model: this install has no default model; pass --model DIR or set {DEFAULT_MODEL_ENV}")
         path = str(found)
     return path
 
@@ -50,7 +50,8 @@ def _load_model(arg: str | None, dtype: str | None):
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help=f"model folder (default: ${DEFAULT_MODEL_ENV} or the default model)")
+    p.add_argument("--model", help=f"model folder, 'default', or a build spec such as whisper-base+smollm2-135m-instruct "
+                   f"(default: ${DEFAULT_MODEL_ENV} or the shipped default model)")
     p.add_argument("--dtype", choices=["fp32", "bf16"], default=None)
 
 
@@ -61,6 +62,14 @@ def _gen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the answer")
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux reports KiB, macOS bytes)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 def _answer(args: argparse.Namespace, conversation: list, clips: list) -> int:
@@ -88,7 +97,7 @@ def _answer(args: argparse.Namespace, conversation: list, clips: list) -> int:
         print(json.dumps({
             "answer": g.text, "audio_seconds": round(sum(len(w) for w in waves) / A.SAMPLE_RATE, 3),
             "audio_tokens": g.audio_tokens, "new_tokens": len(g.token_ids), "seconds": round(decode_s + t2 - t1, 3),
-            "load_seconds": round(t1 - t0, 3), "finish_reason": g.finish_reason,
+            "load_seconds": round(t1 - t0, 3), "peak_rss_mb": _peak_rss_mb(), "finish_reason": g.finish_reason,
         }, ensure_ascii=False))  # fmt: skip
     else:
         print(g.text)
@@ -149,6 +158,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
         from .tasks import load_tasks  # the task catalogue knows each closed-set task's labels
 
         sets = Path(args.corpus) / "label_sets.json" if args.corpus else None
+        if sets is None:  # a trained model ships the label sets of the corpus it learnt from
+            here = Path(_model_path(args.model)) / "label_sets.json"
+            sets = here if here.exists() else None
         tasks = load_tasks(label_sets=sets)
         if args.task not in tasks:
             raise UserError(f"unknown task {args.task!r}")
@@ -282,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("audio", nargs="+")
     k.add_argument("--labels", help="comma-separated labels")
     k.add_argument("--task", help="a closed-set task whose label set and prompt to use (e.g. speaker_gender, sound_event)")
-    k.add_argument("--corpus", help="corpus build whose label_sets.json holds the task's labels (tasks with `labels: corpus`)")
+    k.add_argument("--corpus", help="corpus build whose label_sets.json holds the task's labels (tasks with `labels: corpus`; "
+                   "default: the model folder's label_sets.json, which the default model ships)")
     k.add_argument("-q", "--question", default=None)
     k.add_argument("--top-k", type=int, default=5)
     k.add_argument("--multi-label", action="store_true", help="independent per-label probabilities (yes/no log-odds)")
