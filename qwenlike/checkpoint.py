@@ -305,32 +305,33 @@ def delta_parts(path: str | Path) -> tuple[str, set[str], bool] | None:
     or None for any other model folder."""
     from safetensors import safe_open
 
-    from .paths import is_build_spec
-
     path = Path(path)
     meta = _read_config(path)
     if "delta" not in meta:
         return None
-    ref = meta["delta"]["base"]
-    if ref != "default" and not is_build_spec(ref) and not Path(ref).is_absolute():
-        ref = str((path / ref).resolve())
     with safe_open(str(path / DELTA_WEIGHTS), framework="pt") as f:
         names = set(f.keys())
-    return ref, names, bool(meta["delta"].get("lora"))
+    return _base_ref(path, meta["delta"]["base"]), names, bool(meta["delta"].get("lora"))
+
+
+def _base_ref(path: Path, ref: str) -> str:
+    """A delta's stored base reference, usable from anywhere: `default` and build specs as written,
+    a path relative to the delta folder made absolute."""
+    from .paths import is_build_spec
+
+    if ref == "default" or is_build_spec(ref) or Path(ref).is_absolute():
+        return ref
+    return str((path / ref).resolve())
 
 
 def load_delta(path: Path, meta: dict[str, Any], merge: bool = True) -> AudioLM:
     """A delta checkpoint -> base model + its LoRA layers + the stored weights (merged by default)."""
     from safetensors.torch import load_file
 
-    from .paths import is_build_spec, resolve_model_ref
+    from .paths import resolve_model_ref
 
-    ref = meta["delta"]["base"]
-    if ref == "default" or is_build_spec(ref):  # e.g. whisper-base+smollm2-135m-instruct: from installed packages
-        base = resolve_model_ref(ref)
-    else:
-        base = Path(ref)
-        base = base if base.is_absolute() else (path / base).resolve()
+    # a build spec (e.g. whisper-base+smollm2-135m-instruct) is assembled from installed packages
+    base = resolve_model_ref(_base_ref(path, meta["delta"]["base"]))
     if not (base / CONFIG).exists():
         raise UserError(f"{path}: its base model {base} is missing (a delta checkpoint stores only trained weights)")
     if (base / CONFIG).resolve() == (path / CONFIG).resolve():
