@@ -159,7 +159,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
         sets = Path(args.corpus) / "label_sets.json" if args.corpus else None
         if sets is None:  # a trained model ships the label sets of the corpus it learnt from
-            here = Path(_model_path(args.model)) / "label_sets.json"
+            from .paths import resolve_model_ref
+
+            here = resolve_model_ref(_model_path(args.model)) / "label_sets.json"
             sets = here if here.exists() else None
         tasks = load_tasks(label_sets=sets)
         if args.task not in tasks:
