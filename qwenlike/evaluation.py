@@ -154,6 +154,37 @@ def config_hash(suite: Suite, model_config: dict, limit: int | None) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def weights_fingerprint(model: Any) -> str:
+    """A short hash of a model's weights (every 61st value of every tensor): a retrained model in the
+    same folder, or another delta over the same base, gets another fingerprint."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().flatten()[::61].float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _check_resume(out: Path, stamp: dict, done: dict, groups: list) -> None:
+    """A rerun resumes only what the same model, suite and data predicted: predictions of another
+    run in the same folder are refused (never mixed into the scores), with one line saying why."""
+    f = out / "eval_run.json"
+    if done:
+        old = json.loads(f.read_text()) if f.exists() else None
+        if old != stamp:
+            what = "an unrecorded run" if old is None else ", ".join(
+                f"{k} {old.get(k)} -> {v}" for k, v in stamp.items() if old.get(k) != v)
+            raise UserError(f"{out}: holds predictions of another model or suite ({what}); "
+                            f"pass a new --out, or delete {out / 'predictions.jsonl'} to start over")
+        stale = [it.id for _, items in groups for it in items
+                 if (it.task, it.id) in done and done[(it.task, it.id)].get("reference") != it.reference]
+        if stale:
+            raise UserError(f"{out}: {len(stale)} stored predictions have other references than the data now "
+                            f"(e.g. {stale[0]}: the corpus was rebuilt?); pass a new --out or delete {out / 'predictions.jsonl'}")
+    tmp = out / "eval_run.json.tmp"
+    tmp.write_text(json.dumps(stamp, indent=1, sort_keys=True))
+    tmp.replace(f)
+
+
 def _predict(model: Any, items: list[Item], batch_size: int) -> list[dict]:
     from .generate import GenerationConfig, generate, score_labels
 
@@ -207,6 +238,8 @@ def run_eval(model: Any, suite: Suite, out_dir: str | Path, model_name: str = ""
         groups: list[tuple[Any, list[Item]]] = [(None, _choice_items(suite, limit))]
     else:
         groups = list(_task_items(suite, corpus, limit))
+    stamp = {"config_hash": config_hash(suite, model.config.to_dict(), limit), "weights": weights_fingerprint(model)}
+    _check_resume(out, stamp, done, groups)
     total = sum(len(items) for _, items in groups)
     bar = None
     if progress:
@@ -245,7 +278,7 @@ def run_eval(model: Any, suite: Suite, out_dir: str | Path, model_name: str = ""
     if bar is not None:
         bar.close()
     result = {
-        "model": model_name, "suite": suite.name, "config_hash": config_hash(suite, model.config.to_dict(), limit),
+        "model": model_name, "suite": suite.name, "config_hash": stamp["config_hash"], "weights": stamp["weights"],
         "limit": limit, "seconds": round(time.perf_counter() - t0, 2), "tasks": scores,
     }  # fmt: skip
     tmp = out / "scores.json.tmp"
@@ -278,7 +311,8 @@ def write_report(result: dict, predictions: list[dict], out: Path) -> Path:
 
     tasks = result["tasks"]
     lines = [f"# Evaluation: suite `{result['suite']}`", "",
-             f"model `{result['model']}` · config hash `{result['config_hash']}` · limit {result['limit']} · {result['seconds']} s", "",
+             f"model `{result['model']}` · weights `{result.get('weights', '?')}` · config hash `{result['config_hash']}` · "
+             f"limit {result['limit']} · {result['seconds']} s", "",
              "| task | n | scores |", "|---|---|---|"]  # fmt: skip
     for name, s in sorted(tasks.items()):
         body = ", ".join(f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {'—' if v is None else v}" for k, v in s.items() if k != "n")

@@ -73,6 +73,32 @@ def test_smoke_suite_writes_three_files_and_resumes(tiny_dir, corpus, tmp_path, 
     assert "| sound_event | accuracy |" in table
 
 
+def test_resume_refuses_predictions_of_another_model_or_corpus(tiny_dir, corpus, tmp_path, capsys):
+    """Scores never mix two models' predictions: a retrained model in the same --out folder, or a
+    rebuilt corpus under the same path, is refused with one line instead of resumed."""
+    from qwenlike.tiny import build_tiny_audiolm
+
+    out = tmp_path / "run"
+    args = ["eval", "--suite", "smoke", "--corpus", str(corpus), "--out", str(out), "--quiet"]
+    assert main([*args, "--model", str(tiny_dir)]) == 0
+    before = (out / "predictions.jsonl").read_text()
+    other = build_tiny_audiolm(tmp_path / "other", seed=1)  # same config, other weights
+    capsys.readouterr()
+    assert main([*args, "--model", str(other)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "another model" in err[0] and "weights" in err[0], err
+    assert (out / "predictions.jsonl").read_text() == before  # nothing appended
+    rows = [json.loads(x) for x in before.splitlines()]
+    rows[0]["reference"] = "something else"  # as if the corpus had been rebuilt in place
+    (out / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main([*args, "--model", str(tiny_dir)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "other references" in err[0], err
+    (out / "predictions.jsonl").unlink()
+    assert main([*args, "--model", str(other)]) == 0  # a fresh start in the same folder is fine
+    assert json.loads((out / "scores.json").read_text())["weights"] != ""
+
+
 @pytest.mark.parametrize("adapter", ["airbench", "mmau"])
 def test_multiple_choice_adapters_read_published_layouts(tiny_dir, tmp_path, adapter):
     if adapter == "airbench":
