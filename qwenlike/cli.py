@@ -245,6 +245,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    from .probe import probe_tasks, table, write_json
+
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    _threads()
+    model = _load_model(args.model, args.dtype)
+    say = None if args.quiet else (lambda line: print(f"probe: {line}", file=sys.stderr, flush=True))
+    results = probe_tasks(model, args.corpus, tasks, limit=args.limit, progress=say)
+    if args.out:
+        write_json(results, args.out, {"model": _model_path(args.model), "corpus": args.corpus, "limit": args.limit})
+    print(json.dumps([r.__dict__ for r in results]) if args.json else table(results))
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .train import run
 
@@ -338,6 +352,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true")
     ev.add_argument("--compare", nargs="+", metavar="SCORES", help="print scores.json files side by side")
     ev.set_defaults(func=cmd_eval)
+
+    pr = sub.add_parser("probe", help="linear probe on the frozen encoder's pooled features: what a closed-set task's data offers before any training")
+    pr.add_argument("--corpus", required=True, help="offline corpus folder (qwenlike corpus build): train split fits, test split scores")
+    pr.add_argument("--tasks", help="comma-separated closed-set tasks (default: every closed-set single-clip task)")
+    pr.add_argument("--limit", type=int, default=None, help="at most N clips per split and task")
+    pr.add_argument("--out", help="also write the results as JSON")
+    pr.add_argument("--json", action="store_true")
+    pr.add_argument("--quiet", action="store_true")
+    _model_args(pr)
+    pr.set_defaults(func=cmd_probe)
 
     tr = sub.add_parser("train", help="train a recipe: qwenlike train CONFIG.yaml [--resume] [key=value ...]")
     tr.add_argument("rest", nargs=argparse.REMAINDER, help="CONFIG.yaml [--resume] [key=value ...] (see recipes/)")

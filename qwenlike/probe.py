@@ -1,0 +1,157 @@
+"""Linear probe on a model's frozen audio encoder: how much of a closed-set task its features carry.
+
+Floor 4 (imports tasks, audio; the caller loads the model). Each clip is encoded at its own length (30 s windows for
+longer clips), its encoder frames pooled to mean and standard deviation, and a multinomial logistic
+regression (L2, full-batch L-BFGS, standardised features) is fitted on the train split and scored
+on the test split. No adapter and no LM take part, so the figure is what the encoder + the corpus
+offer a classifier before any alignment: a task the probe cannot separate on held-out items is a
+data or encoder limit that training the adapter for longer will not lift; a task the probe gets
+right and the model does not is an alignment (adapter/LM training) gap.
+
+    qwenlike probe --corpus runs/default/corpus [--tasks sound_event,instrument] [--model REF] [--out F.json]
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from . import audio as A
+from .errors import UserError
+
+
+@dataclass
+class ProbeResult:
+    task: str
+    labels: int  # classes seen in the train split
+    n_train: int
+    n_test: int
+    train_accuracy: float
+    test_accuracy: float
+    chance: float  # the most frequent train label's share of the test split
+    encode_seconds: float
+
+
+@torch.no_grad()
+def pooled_features(encoder: torch.nn.Module, waves: Sequence[Any], log_mel: Callable[[list], A.Features]) -> torch.Tensor:
+    """Clips -> (N, 2D): per clip the mean and std of its valid encoder frames over all its windows."""
+    out = []
+    for wave in waves:
+        frames = []
+        for s, e in A.window_spans(len(wave)):
+            hidden, valid = encoder(log_mel([wave[s:e]]))  # (1, E, D), (1,)
+            frames.append(hidden[0, : int(valid[0])].float())
+        h = torch.cat(frames)  # (T, D)
+        std = h.std(0) if h.shape[0] > 1 else torch.zeros_like(h[0])
+        out.append(torch.cat([h.mean(0), std]))
+    return torch.stack(out)
+
+
+def fit_linear(x: torch.Tensor, y: torch.Tensor, n_classes: int, l2: float = 1e-3, iters: int = 300):
+    """Multinomial logistic regression on standardised x: returns predict(x) -> (N,) class ids."""
+    mu, sd = x.mean(0), x.std(0).clamp(min=1e-6)
+    z = (x - mu) / sd
+    w = torch.zeros(z.shape[1], n_classes, dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(n_classes, dtype=torch.float64, requires_grad=True)
+    z64 = z.double()
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=iters, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(z64 @ w + b, y) + 0.5 * l2 * (w * w).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    w_, b_ = w.detach(), b.detach()
+    return lambda q: (((q - mu) / sd).double() @ w_ + b_).argmax(-1)
+
+
+def _clips_and_labels(task: Any, split: str, corpus: str, limit: int | None) -> tuple[list, list[str]]:
+    rows = task.open(split, corpus)
+    if rows is None:
+        return [], []
+    waves, labels = [], []
+    for i, raw in enumerate(rows):
+        if limit is not None and i >= limit:
+            break
+        row = task.row(raw)
+        waves.append(A.load(row[task.audio[0]]))
+        labels.append(str(task.reference(row)))
+    return waves, labels
+
+
+def probe_tasks(model: Any, corpus: str, tasks: Sequence[str] | None = None, limit: int | None = None,
+                progress: Callable[[str], None] | None = None) -> list[ProbeResult]:
+    """Probe each closed-set, single-clip task of the corpus (or those named) with `model`'s encoder
+    (an AudioLM: only its encoder runs); at most `limit` clips per split."""
+    from .tasks import load_tasks
+
+    if not Path(corpus).exists():
+        raise UserError(f"corpus not found: {corpus}")
+    sets = Path(corpus) / "label_sets.json"
+    catalogue = load_tasks(label_sets=sets if sets.exists() else None)
+    usable = {n: t for n, t in catalogue.items() if t.closed and len(t.audio) == 1}
+    names = list(tasks) if tasks else list(usable)
+    for n in names:
+        if n not in catalogue:
+            raise UserError(f"unknown task {n!r}")
+        if n not in usable:
+            raise UserError(f"task {n!r} is not a closed-set, single-clip task: nothing to probe")
+    encoder = model.encoder.eval()
+    n_mels = model.config.n_mels
+    pad = A.WINDOW_SAMPLES if model.config.pad_to_window else None
+
+    def log_mel(w: list) -> A.Features:
+        return A.log_mel(w, n_mels=n_mels, pad_to=pad)
+
+    results = []
+    for n in names:
+        t0 = time.perf_counter()
+        task = catalogue[n]
+        tr_w, tr_y = _clips_and_labels(task, "train", corpus, limit)
+        te_w, te_y = _clips_and_labels(task, "test", corpus, limit)
+        classes = sorted(set(tr_y))
+        if len(classes) < 2 or not te_y:
+            if progress:
+                progress(f"{n}: skipped (needs 2+ train labels and a test split)")
+            continue
+        x_tr = pooled_features(encoder, tr_w, log_mel)
+        x_te = pooled_features(encoder, te_w, log_mel)
+        secs = time.perf_counter() - t0
+        idx = {c: i for i, c in enumerate(classes)}
+        y_tr = torch.tensor([idx[c] for c in tr_y])
+        predict = fit_linear(x_tr, y_tr, len(classes))
+        pred = [classes[int(i)] for i in predict(x_te)]
+        top = max(classes, key=tr_y.count)
+        r = ProbeResult(n, len(classes), len(tr_y), len(te_y),
+                        float((predict(x_tr) == y_tr).double().mean()),
+                        sum(p == y for p, y in zip(pred, te_y)) / len(te_y),
+                        te_y.count(top) / len(te_y), round(secs, 1))
+        results.append(r)
+        if progress:
+            progress(f"{n}: test accuracy {r.test_accuracy:.3f} (train {r.train_accuracy:.3f}, chance {r.chance:.3f}, "
+                     f"{r.n_train} train / {r.n_test} test clips, {secs:.0f} s)")
+    return results
+
+
+def table(results: Sequence[ProbeResult]) -> str:
+    lines = ["| task | labels | train clips | test clips | probe train acc | probe test acc | chance |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        lines.append(f"| {r.task} | {r.labels} | {r.n_train} | {r.n_test} | {r.train_accuracy:.3f} | "
+                     f"{r.test_accuracy:.3f} | {r.chance:.3f} |")
+    return "\n".join(lines)
+
+
+def write_json(results: Sequence[ProbeResult], out: str | Path, meta: dict) -> None:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    tmp.write_text(json.dumps({**meta, "tasks": [asdict(r) for r in results]}, indent=1) + "\n")
+    tmp.replace(out)  # never a half-written file
