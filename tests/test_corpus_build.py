@@ -87,6 +87,9 @@ def test_label_sets_and_listen_free_checks(tiny: Path) -> None:
     assert set(sets) == closed
     for t in closed:
         assert sets[t] == sorted(sets[t]) and len(sets[t]) >= 2
+    assert sets["language_id"] == sorted(["Dutch", "English", "French", "German", "Italian", "Polish", "Portuguese",
+                                          "Russian", "Spanish", "Turkish"])  # the default model's 10 languages
+    assert {r["label"] for r in rows["train"] + rows["test"] if r["task"] == "language_id"} <= set(sets["language_id"])
     for r in rows["train"] + rows["test"]:
         meta = json.loads(r["meta"])
         if r["task"] in ("spoken_qa", "audio_qa", "music_qa"):

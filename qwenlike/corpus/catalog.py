@@ -32,7 +32,7 @@ TASKS: tuple[TaskSpec, ...] = (
     TaskSpec("asr", "speech", None, (0.2, 30.0), tsp.asr, SPEECH_SRC + ("recordings.ktuberling", "recordings.klettres")),
     TaskSpec("asr_timestamps", "speech", None, (0.5, 30.0), tsp.asr_timestamps, SPEECH_SRC),
     TaskSpec("speech_translation", "speech", None, (0.3, 30.0), tsp.speech_translation, SPEECH_SRC + ("recordings.tuxpaint",)),
-    TaskSpec("language_id", "speech", _s(*speech.LANGUAGES.values()), (0.2, 30.0), tsp.language_id,
+    TaskSpec("language_id", "speech", _s(*speech.LID_LANGUAGES.values()), (0.2, 30.0), tsp.language_id,
              ("speech.espeak", "recordings.tuxpaint", "recordings.ktuberling")),
     TaskSpec("accent_id", "speech", _s(*speech.ACCENTS.values()), (0.5, 30.0), tsp.accent_id, ("speech.espeak", "text.fortunes")),
     TaskSpec("speaker_gender", "speech", _s("female", "male"), (0.5, 30.0), tsp.speaker_gender, SPEECH_SRC),

@@ -183,13 +183,13 @@ def speech_translation(split: str, i: int, rng: np.random.Generator) -> Example:
 
 @lru_cache(maxsize=1)
 def word_recording_parts() -> dict[str, list[recordings.Recording]]:
-    recs = [r for r in recordings.ktuberling_words() if r.lang in LANG_NAMES]
+    recs = [r for r in recordings.ktuberling_words() if r.lang in speech.LID_LANGUAGES]
     return partition(recs, key=lambda r: r.key or r.id)  # the same word is held out in every language
 
 
 def language_id(split: str, i: int, rng: np.random.Generator) -> Example:
-    lang = balanced(sorted(LANG_NAMES), "language_id", split, i)
-    label = LANG_NAMES[lang]
+    lang = balanced(sorted(speech.LID_LANGUAGES), "language_id", split, i)
+    label = speech.LID_LANGUAGES[lang]
     stamps = pool_for(stamp_parts(), split)
     mode = int(rng.integers(3))
     spoken = [s for s in stamps if lang in s.spoken]
