@@ -33,7 +33,7 @@ class ProbeResult:
     n_test: int
     train_accuracy: float
     test_accuracy: float
-    chance: float  # the most frequent train label's share of the test split
+    chance: float  # the majority-label baseline: the most frequent train label's share of the test split
     encode_seconds: float
 
 
@@ -135,13 +135,13 @@ def probe_tasks(model: Any, corpus: str, tasks: Sequence[str] | None = None, lim
                         te_y.count(top) / len(te_y), round(secs, 1))
         results.append(r)
         if progress:
-            progress(f"{n}: test accuracy {r.test_accuracy:.3f} (train {r.train_accuracy:.3f}, chance {r.chance:.3f}, "
+            progress(f"{n}: test accuracy {r.test_accuracy:.3f} (train {r.train_accuracy:.3f}, majority label {r.chance:.3f}, "
                      f"{r.n_train} train / {r.n_test} test clips, {secs:.0f} s)")
     return results
 
 
 def table(results: Sequence[ProbeResult]) -> str:
-    lines = ["| task | labels | train clips | test clips | probe train acc | probe test acc | chance |",
+    lines = ["| task | labels | train clips | test clips | probe train acc | probe test acc | majority-label baseline |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         lines.append(f"| {r.task} | {r.labels} | {r.n_train} | {r.n_test} | {r.train_accuracy:.3f} | "
