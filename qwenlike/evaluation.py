@@ -238,7 +238,9 @@ def run_eval(model: Any, suite: Suite, out_dir: str | Path, model_name: str = ""
         groups: list[tuple[Any, list[Item]]] = [(None, _choice_items(suite, limit))]
     else:
         groups = list(_task_items(suite, corpus, limit))
-    stamp = {"config_hash": config_hash(suite, model.config.to_dict(), limit), "weights": weights_fingerprint(model)}
+    # what a stored prediction depends on: the suite, the model's config and weights (not --limit:
+    # a bigger limit resumes a smaller one's items)
+    stamp = {"config_hash": config_hash(suite, model.config.to_dict(), None), "weights": weights_fingerprint(model)}
     _check_resume(out, stamp, done, groups)
     total = sum(len(items) for _, items in groups)
     bar = None
@@ -278,7 +280,8 @@ def run_eval(model: Any, suite: Suite, out_dir: str | Path, model_name: str = ""
     if bar is not None:
         bar.close()
     result = {
-        "model": model_name, "suite": suite.name, "config_hash": stamp["config_hash"], "weights": stamp["weights"],
+        "model": model_name, "suite": suite.name, "config_hash": config_hash(suite, model.config.to_dict(), limit),
+        "weights": stamp["weights"],
         "limit": limit, "seconds": round(time.perf_counter() - t0, 2), "tasks": scores,
     }  # fmt: skip
     tmp = out / "scores.json.tmp"

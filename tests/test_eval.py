@@ -95,7 +95,10 @@ def test_resume_refuses_predictions_of_another_model_or_corpus(tiny_dir, corpus,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "other references" in err[0], err
     (out / "predictions.jsonl").unlink()
-    assert main([*args, "--model", str(other)]) == 0  # a fresh start in the same folder is fine
+    assert main([*args, "--model", str(other), "--limit", "2"]) == 0  # a fresh start in the same folder is fine
+    n2 = len((out / "predictions.jsonl").read_text().splitlines())
+    assert main([*args, "--model", str(other)]) == 0  # a bigger limit resumes the smaller one's items
+    assert n2 == 3 * 2 and len((out / "predictions.jsonl").read_text().splitlines()) == 3 * 4
     assert json.loads((out / "scores.json").read_text())["weights"] != ""
 
 
