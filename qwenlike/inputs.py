@@ -54,6 +54,12 @@ def windows_of(wave: np.ndarray) -> list[np.ndarray]:
     return [wave[s:e] for s, e in A.window_spans(len(wave))]
 
 
+def features_of(windows: Sequence[np.ndarray], config: Any) -> A.Features:
+    """Encoder windows -> the log-mel features this model's encoder expects (its mel count; 30 s
+    padded windows for Qwen2-Audio numerics, the windows' own lengths otherwise)."""
+    return A.log_mel(windows, n_mels=config.n_mels, pad_to=A.WINDOW_SAMPLES if config.pad_to_window else None)
+
+
 def prepare(
     conversations: Sequence[Conversation],
     tokenizer: Any,
@@ -94,8 +100,5 @@ def prepare(
         ids[b, sl] = torch.tensor(r.input_ids)
         labels[b, sl] = torch.tensor(r.labels)
         mask[b, sl] = 1
-    audio = None
-    if wins:
-        pad_to = A.WINDOW_SAMPLES if config.pad_to_window else None
-        audio = AudioBatch(A.log_mel(wins, n_mels=config.n_mels, pad_to=pad_to), toks)
+    audio = AudioBatch(features_of(wins, config), toks) if wins else None
     return Batch(ids, mask, labels, audio, seconds, sum(toks))

@@ -1,6 +1,6 @@
 """Linear probe on a model's frozen audio encoder: how much of a closed-set task its features carry.
 
-Floor 4 (imports tasks, audio; the caller loads the model). Each clip is encoded at its own length (30 s windows for
+Floor 4 (imports tasks, inputs, audio; the caller loads the model). Each clip is encoded at its own length (30 s windows for
 longer clips), its encoder frames pooled to mean and standard deviation, and a multinomial logistic
 regression (L2, full-batch L-BFGS, standardised features) is fitted on the train split and scored
 on the test split. No adapter and no LM take part, so the figure is what the encoder + the corpus
@@ -23,6 +23,7 @@ import torch
 
 from . import audio as A
 from .errors import UserError
+from .inputs import features_of, windows_of
 
 
 @dataclass
@@ -38,13 +39,14 @@ class ProbeResult:
 
 
 @torch.no_grad()
-def pooled_features(encoder: torch.nn.Module, waves: Sequence[Any], log_mel: Callable[[list], A.Features]) -> torch.Tensor:
+def pooled_features(model: Any, waves: Sequence[Any]) -> torch.Tensor:
     """Clips -> (N, 2D): per clip the mean and std of its valid encoder frames over all its windows."""
+    encoder = model.encoder.eval()
     out = []
     for wave in waves:
         frames = []
-        for s, e in A.window_spans(len(wave)):
-            hidden, valid = encoder(log_mel([wave[s:e]]))  # (1, E, D), (1,)
+        for win in windows_of(wave):
+            hidden, valid = encoder(features_of([win], model.config))  # (1, E, D), (1,)
             frames.append(hidden[0, : int(valid[0])].float())
         h = torch.cat(frames)  # (T, D)
         std = h.std(0) if h.shape[0] > 1 else torch.zeros_like(h[0])
@@ -103,13 +105,6 @@ def probe_tasks(model: Any, corpus: str, tasks: Sequence[str] | None = None, lim
             raise UserError(f"unknown task {n!r}")
         if n not in usable:
             raise UserError(f"task {n!r} is not a closed-set, single-clip task: nothing to probe")
-    encoder = model.encoder.eval()
-    n_mels = model.config.n_mels
-    pad = A.WINDOW_SAMPLES if model.config.pad_to_window else None
-
-    def log_mel(w: list) -> A.Features:
-        return A.log_mel(w, n_mels=n_mels, pad_to=pad)
-
     results = []
     for n in names:
         t0 = time.perf_counter()
@@ -121,8 +116,8 @@ def probe_tasks(model: Any, corpus: str, tasks: Sequence[str] | None = None, lim
             if progress:
                 progress(f"{n}: skipped (needs 2+ train labels and a test split)")
             continue
-        x_tr = pooled_features(encoder, tr_w, log_mel)
-        x_te = pooled_features(encoder, te_w, log_mel)
+        x_tr = pooled_features(model, tr_w)
+        x_te = pooled_features(model, te_w)
         secs = time.perf_counter() - t0
         idx = {c: i for i, c in enumerate(classes)}
         y_tr = torch.tensor([idx[c] for c in tr_y])
