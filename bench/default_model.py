@@ -12,7 +12,6 @@ Run: .venv/bin/python bench/default_model.py [--model default] [--clip qwenlike/
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 
 import torch
@@ -21,6 +20,7 @@ from common import best
 from qwenlike import audio as A
 from qwenlike.chat import analysis
 from qwenlike.checkpoint import from_pretrained
+from qwenlike.cli import peak_rss_mb
 from qwenlike.generate import GenerationConfig, generate
 from qwenlike.inputs import prepare
 from qwenlike.paths import EXAMPLES_DIR
@@ -64,7 +64,7 @@ def main() -> None:
     ours()  # the number of tokens the baseline must match
     t_ours = best(ours)
     t_base = best(baseline)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()  # what `ask --json` reports as peak_rss_mb
     seconds = len(A.load(args.clip)) / A.SAMPLE_RATE
     n = len(out["ours"].token_ids)
     print(f"model {args.model}; clip {args.clip} ({seconds:.1f} s); {n} new tokens; load {load_s:.2f} s")

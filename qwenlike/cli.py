@@ -64,7 +64,7 @@ def _gen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the answer")
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     """This process's peak resident memory so far (Linux reports KiB, macOS bytes)."""
     import resource
 
@@ -97,7 +97,7 @@ def _answer(args: argparse.Namespace, conversation: list, clips: list) -> int:
         print(json.dumps({
             "answer": g.text, "audio_seconds": round(sum(len(w) for w in waves) / A.SAMPLE_RATE, 3),
             "audio_tokens": g.audio_tokens, "new_tokens": len(g.token_ids), "seconds": round(decode_s + t2 - t1, 3),
-            "load_seconds": round(t1 - t0, 3), "peak_rss_mb": _peak_rss_mb(), "finish_reason": g.finish_reason,
+            "load_seconds": round(t1 - t0, 3), "peak_rss_mb": peak_rss_mb(), "finish_reason": g.finish_reason,
         }, ensure_ascii=False))  # fmt: skip
     else:
         print(g.text)
