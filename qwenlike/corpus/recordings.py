@@ -51,8 +51,20 @@ def ktuberling_words() -> tuple[Recording, ...]:
             if path.is_file():
                 key = snd.get("name", "")
                 out.append(Recording(f"ktuberling:{lang}/{path.name}", str(path), lang,
-                                     key if lang == "en" else "", "ktuberling", key))
+                                     ktuberling_text(key) if lang == "en" else "", "ktuberling", key))
     return tuple(sorted(out, key=lambda r: r.id))
+
+
+# Sound names are "<playground>_<object>" and some run words together or misspell them; the English
+# speaker says the object's name.
+_KT_SPELLING = {"palmtree": "palm tree", "fallingstar": "falling star", "sphynx": "sphinx", "brocolli": "broccoli",
+                "ufo": "UFO"}
+
+
+def ktuberling_text(key: str) -> str:
+    """What KTuberling's English speaker says for sound `key`: "egypt_palmtree" -> "palm tree"."""
+    word = key.split("_", 1)[1] if "_" in key else key
+    return _KT_SPELLING.get(word, word)
 
 
 @lru_cache(maxsize=1)
