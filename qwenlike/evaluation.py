@@ -204,24 +204,43 @@ def _predict(model: Any, items: list[Item], batch_size: int) -> list[dict]:
     return out
 
 
+def _facets(row: Any) -> list[str]:
+    """The groups a row's score is also reported for: its corpus source (a voice engine, a recording
+    set) and, for speech, where its sentence came from (`sentences:fortunes` natural text against
+    `sentences:generated` template sentences, which a model can learn by heart)."""
+    if not isinstance(row, dict):
+        return []
+    out = [str(row["source"])] if row.get("source") else []
+    meta = row.get("meta")
+    if isinstance(meta, str) and "sentence_source" in meta:
+        try:
+            meta = json.loads(meta)
+        except ValueError:
+            meta = None
+    if isinstance(meta, dict) and meta.get("sentence_source"):
+        out.append(f"sentences:{meta['sentence_source']}")
+    return out
+
+
 def _by_source(task: Any, pairs: list, preds: list[str], overall: dict) -> dict[str, float]:
-    """The primary metric (WER, CER or accuracy) per corpus source (e.g. `wer[speech.piper]`), when
-    the rows come from more than one: a voice engine's or a recording set's own figure."""
+    """The primary metric (WER, CER or accuracy) per facet of the rows (e.g. `wer[speech.piper]`,
+    `wer[sentences:fortunes]`), for each kind of facet whose rows have more than one value."""
     prim = primary_metric(overall)
     if prim is None or prim[0] not in ("wer", "cer", "accuracy"):
         return {}
-    groups: dict[str, list[int]] = {}
+    kinds: dict[str, dict[str, list[int]]] = {}
     for i, (it, _) in enumerate(pairs):
-        src = it.row.get("source") if isinstance(it.row, dict) else None
-        if src:
-            groups.setdefault(str(src), []).append(i)
-    if len(groups) < 2:
-        return {}
+        for f in _facets(it.row):
+            kind = f.split(":", 1)[0] if f.startswith("sentences:") else "source"
+            kinds.setdefault(kind, {}).setdefault(f, []).append(i)
     out = {}
-    for src, idx in sorted(groups.items()):
-        sub = dict(task.score([preds[i] for i in idx], [pairs[i][0].row for i in idx]))
-        if prim[0] in sub:
-            out[f"{prim[0]}[{src}]"] = sub[prim[0]]
+    for groups in kinds.values():
+        if len(groups) < 2:
+            continue
+        for src, idx in sorted(groups.items()):
+            sub = dict(task.score([preds[i] for i in idx], [pairs[i][0].row for i in idx]))
+            if prim[0] in sub:
+                out[f"{prim[0]}[{src}]"] = sub[prim[0]]
     return out
 
 

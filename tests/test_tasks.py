@@ -312,6 +312,24 @@ def test_eval_reports_the_primary_metric_per_source(tasks):
     assert _by_source(tasks["asr"], pairs[:2], preds[:2], overall) == {}  # one source: nothing to split
 
 
+def test_eval_splits_asr_by_natural_and_template_sentences(tasks):
+    """Template sentences can be learnt by heart: the report gives natural (fortunes) text its own WER."""
+    import json
+
+    from qwenlike.evaluation import Item, _by_source
+
+    kinds = ["fortunes", "fortunes", "generated"]
+    rows = [dict(synthetic_row("asr", i), source="speech.piper", meta=json.dumps({"sentence_source": k}))
+            for i, k in enumerate(kinds)]  # fmt: skip
+    preds = ["the quick brown fox", rows[1]["answer"], rows[2]["answer"]]  # a template-like guess for one
+    pairs = [(Item("asr", str(i), [], r["answer"], None, r), {}) for i, r in enumerate(rows)]
+    overall = tasks["asr"].score(preds, rows)
+    got = _by_source(tasks["asr"], pairs, preds, overall)
+    assert set(got) == {"wer[sentences:fortunes]", "wer[sentences:generated]"}  # one engine: no engine split
+    assert got["wer[sentences:generated]"] == 0.0
+    assert got["wer[sentences:fortunes]"] == pytest.approx(5 / 18)  # 5 of the 9 words lost in one of two
+
+
 def test_score_uses_the_task_metrics(tasks):
     rows = [synthetic_row("asr", i) for i in range(3)]
     perfect = tasks["asr"].score([r["answer"] for r in rows], rows)
