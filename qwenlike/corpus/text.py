@@ -15,13 +15,9 @@ from pathlib import Path
 from .common import stable_hash
 
 FORTUNE_DIR = Path("/usr/share/games/fortunes")
-# Files of the `fortunes` package whose sentences are plain and inoffensive (the political, ethnic,
-# drug and "men-women" files are left out, and so are the code-heavy and surreal ones).
-FORTUNE_FILES = ("fortunes", "education", "food", "science", "wisdom", "work", "people", "literature", "love",
-                 "art", "computers", "cookie", "disclaimer", "kids", "miscellaneous", "platitudes", "pets", "sports",
-                 "songs-poems", "goedel", "paradoxum", "medicine", "magic", "humorists", "riddles", "law", "news")  # fmt: skip
+# Files of the `fortunes` package that hold plain, inoffensive sentences.
+FORTUNE_FILES = ("fortunes", "education", "food", "science", "wisdom", "work", "people", "literature", "love")
 _CLEAN = re.compile(r"^[A-Za-z][A-Za-z ,.'?!;-]*[.?!]$")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -35,35 +31,22 @@ def _sid(text: str) -> str:
     return f"sent:{stable_hash(text.lower()):016x}"
 
 
-def fortune_text_sentences(block: str) -> list[str]:
-    """The clean 4-16 word sentences of one fortune: attribution lines ("-- Author") dropped, laid-out
-    fortunes (verse, code, dialogue: indented lines) skipped, prose split at sentence ends."""
-    lines = [ln for ln in block.split("\n") if not ln.strip().startswith("--")]
-    if any(ln.startswith(("\t", "    ")) for ln in lines):
-        return []
-    out = []
-    for s in _SENTENCE_END.split(" ".join(" ".join(lines).split())):
-        words = s.split()
-        if not 4 <= len(words) <= 16 or not _CLEAN.match(s) or "--" in s:
-            continue
-        if any(len(w) > 3 and w.isupper() for w in words):  # shouting, acronyms: hard to read aloud
-            continue
-        out.append(s)
-    return out
-
-
 @lru_cache(maxsize=1)
 def fortune_sentences() -> tuple[Sentence, ...]:
-    """Short clean sentences from the Debian fortunes files (empty when not installed): ~7,600 with
-    the files above, which is what gives the speech tasks a real vocabulary."""
+    """Short clean sentences from the Debian fortunes files (empty when not installed)."""
     out: dict[str, Sentence] = {}
     for name in FORTUNE_FILES:
         p = FORTUNE_DIR / name
         if not p.is_file():
             continue
         for block in p.read_text(encoding="utf-8", errors="replace").split("\n%\n"):
-            for text in fortune_text_sentences(block):
-                out.setdefault(_sid(text), Sentence(_sid(text), text, "fortunes"))
+            text = " ".join(block.split())
+            words = text.split()
+            if not 4 <= len(words) <= 16 or not _CLEAN.match(text) or "  " in block.strip():
+                continue
+            if any(len(w) > 3 and w.isupper() for w in words) or "--" in text:
+                continue
+            out.setdefault(_sid(text), Sentence(_sid(text), text, "fortunes"))
     return tuple(out[k] for k in sorted(out))
 
 
