@@ -204,13 +204,13 @@ def _predict(model: Any, items: list[Item], batch_size: int) -> list[dict]:
     return out
 
 
-def _facets(row: Any) -> list[str]:
-    """The groups a row's score is also reported for: its corpus source (a voice engine, a recording
-    set) and, for speech, where its sentence came from (`sentences:fortunes` natural text against
-    `sentences:generated` template sentences, which a model can learn by heart)."""
+def _facets(row: Any) -> list[tuple[str, str]]:
+    """(kind, group) pairs a row's score is also reported for: its corpus source (a voice engine, a
+    recording set) and, for speech, where its sentence came from (`sentences:fortunes` natural text
+    against `sentences:generated` template sentences, which a model can learn by heart)."""
     if not isinstance(row, dict):
         return []
-    out = [str(row["source"])] if row.get("source") else []
+    out = [("source", str(row["source"]))] if row.get("source") else []
     meta = row.get("meta")
     if isinstance(meta, str) and "sentence_source" in meta:
         try:
@@ -218,7 +218,7 @@ def _facets(row: Any) -> list[str]:
         except ValueError:
             meta = None
     if isinstance(meta, dict) and meta.get("sentence_source"):
-        out.append(f"sentences:{meta['sentence_source']}")
+        out.append(("sentences", f"sentences:{meta['sentence_source']}"))
     return out
 
 
@@ -230,9 +230,8 @@ def _by_source(task: Any, pairs: list, preds: list[str], overall: dict) -> dict[
         return {}
     kinds: dict[str, dict[str, list[int]]] = {}
     for i, (it, _) in enumerate(pairs):
-        for f in _facets(it.row):
-            kind = f.split(":", 1)[0] if f.startswith("sentences:") else "source"
-            kinds.setdefault(kind, {}).setdefault(f, []).append(i)
+        for kind, group in _facets(it.row):
+            kinds.setdefault(kind, {}).setdefault(group, []).append(i)
     out = {}
     for groups in kinds.values():
         if len(groups) < 2:
