@@ -210,15 +210,12 @@ def _facets(row: Any) -> list[tuple[str, str]]:
     against `sentences:generated` template sentences, which a model can learn by heart)."""
     if not isinstance(row, dict):
         return []
+    from .tasks.sources import parse_meta
+
     out = [("source", str(row["source"]))] if row.get("source") else []
-    meta = row.get("meta")
-    if isinstance(meta, str) and "sentence_source" in meta:
-        try:
-            meta = json.loads(meta)
-        except ValueError:
-            meta = None
-    if isinstance(meta, dict) and meta.get("sentence_source"):
-        out.append(("sentences", f"sentences:{meta['sentence_source']}"))
+    sentences = parse_meta(row.get("meta")).get("sentence_source")
+    if sentences:
+        out.append(("sentences", f"sentences:{sentences}"))
     return out
 
 
