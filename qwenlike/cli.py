@@ -240,7 +240,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     res = run_eval(model, suite, args.out, model_name=_model_path(args.model), limit=args.limit, corpus=args.corpus,
                    batch_size=args.batch_size, progress=not args.quiet)  # fmt: skip
     for name, s in sorted(res["tasks"].items()):
-        print(f"{name:24s} " + "  ".join(f"{k}={v:.4g}" for k, v in s.items() if isinstance(v, (int, float)) and not isinstance(v, bool)))
+        ci = f"  ci95=[{s['ci95'][0]:.3g}, {s['ci95'][1]:.3g}]" if s.get("ci95") else ""
+        print(f"{name:24s} " + "  ".join(f"{k}={v:.4g}" for k, v in s.items() if isinstance(v, (int, float)) and not isinstance(v, bool)) + ci)
     print(f"qwenlike: wrote {args.out}/predictions.jsonl, scores.json, report.md", file=sys.stderr)
     return 0
 

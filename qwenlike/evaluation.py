@@ -240,6 +240,60 @@ def _by_source(task: Any, pairs: list, preds: list[str], overall: dict) -> dict[
     return out
 
 
+CI_RESAMPLES = 1000
+CI_SKIP = ("spider", "spice")  # metrics too slow to recompute a thousand times (SPICE runs Java)
+
+
+def bootstrap_ci(score: Any, n: int, key: str, seed: str, resamples: int = CI_RESAMPLES) -> list[float] | None:
+    """95 % percentile-bootstrap interval of metric `key` over items: `score(idx)` scores the items
+    at `idx` (a resample, with repeats) and returns {metric: value}. Corpus-level metrics (WER's
+    total edits over total words) are recomputed on each resample, not averaged per item. Seeded
+    by `seed` (the task's name), so a report's intervals do not depend on task order or the run."""
+    import numpy as np
+
+    if n < 2:
+        return None
+    rng = np.random.default_rng(int(hashlib.sha256(seed.encode()).hexdigest()[:8], 16))
+    vals = []
+    for _ in range(resamples):
+        v = score(rng.integers(0, n, n).tolist()).get(key)
+        if isinstance(v, (int, float)) and v == v:
+            vals.append(float(v))
+    if len(vals) < resamples // 2:
+        return None
+    lo, hi = np.percentile(vals, [2.5, 97.5])
+    return [round(float(lo), 4), round(float(hi), 4)]
+
+
+def wilson_ci(k: int, n: int, z: float = 1.959964) -> list[float]:
+    """95 % Wilson score interval of a proportion k/n: honest at 0/n and n/n, where a bootstrap
+    collapses to a point."""
+    p = k / n
+    mid = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return [round(max(0.0, mid - half), 4), round(min(1.0, mid + half), 4)]
+
+
+PROPORTIONS = ("accuracy", "exact_match", "intent_accuracy")  # a mean of per-item 0/1 outcomes
+
+
+def _task_ci(task: Any, pairs: list, preds: list[str], s: dict) -> list[float] | None:
+    """The interval of a task's primary metric (`ci95` in scores.json), or None where it has none:
+    Wilson for proportions, a percentile bootstrap over items for everything else."""
+    prim = primary_metric(s)
+    if task is None or prim is None or len(pairs) < 2:
+        return None
+    key, value = prim
+    k = value * len(pairs)
+    if key in PROPORTIONS and abs(k - round(k)) < 1e-6:
+        return wilson_ci(round(k), len(pairs))
+    names = [m for m in task.metrics if key == m or key.startswith(m + ".")]
+    if not names or names[0] in CI_SKIP:
+        return None
+    rows = [it.row for it, _ in pairs]
+    return bootstrap_ci(lambda idx: task.score([preds[i] for i in idx], [rows[i] for i in idx], metrics=names[:1]), len(pairs), key, task.name)
+
+
 def run_eval(model: Any, suite: Suite, out_dir: str | Path, model_name: str = "", limit: int | None = None,
              corpus: str | None = None, batch_size: int = 8, progress: bool = True) -> dict:  # fmt: skip
     """Predict (resuming from predictions.jsonl), score, and write scores.json + report.md."""
@@ -287,6 +341,9 @@ def run_eval(model: Any, suite: Suite, out_dir: str | Path, model_name: str = ""
                 s = {"accuracy": sum(p.strip().lower() == it.reference.strip().lower() for p, (it, _) in zip(preds, pairs)) / len(pairs)}
             if task is not None:
                 s.update(_by_source(task, pairs, preds, s))
+                ci = _task_ci(task, pairs, preds, s)
+                if ci is not None:
+                    s["ci95"] = ci  # of the primary metric
             if all("label_probs" in r for _, r in pairs) and task is not None and task.labels:
                 s["mAP"] = mean_average_precision([r["label_probs"] for _, r in pairs], [it.reference for it, _ in pairs], labels=list(task.labels))
             s["n"] = len(pairs)
@@ -331,9 +388,19 @@ def write_report(result: dict, predictions: list[dict], out: Path) -> Path:
     lines = [f"# Evaluation: suite `{result['suite']}`", "",
              f"model `{result['model']}` · weights `{result.get('weights', '?')}` · config hash `{result['config_hash']}` · "
              f"limit {result['limit']} · {result['seconds']} s", "",
+             "Brackets: 95 % interval of the task's primary metric (accuracy: Wilson score interval; other "
+             "metrics: percentile bootstrap, 1,000 resamples of the items).", "",
              "| task | n | scores |", "|---|---|---|"]  # fmt: skip
     for name, s in sorted(tasks.items()):
-        body = ", ".join(f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {'—' if v is None else v}" for k, v in s.items() if k != "n")
+        ci = s.get("ci95")
+        prim_key = (primary_metric(s) or ("", 0))[0]
+
+        def fmt(k: str, v: Any) -> str:
+            if not isinstance(v, (int, float)):
+                return f"{k} {'—' if v is None else v}"
+            return f"{k} {v:.4g}" + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if k == prim_key and ci else "")
+
+        body = ", ".join(fmt(k, v) for k, v in s.items() if k not in ("n", "ci95"))
         lines.append(f"| {name} | {s.get('n', '')} | {body} |")
     prim = {n: primary_metric(s) for n, s in tasks.items()}
     prim = {n: p for n, p in prim.items() if p is not None}

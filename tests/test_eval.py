@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 from qwenlike.cli import main
+from qwenlike.evaluation import bootstrap_ci, wilson_ci
 
 from conftest import tone
 
@@ -60,7 +61,12 @@ def test_smoke_suite_writes_three_files_and_resumes(tiny_dir, corpus, tmp_path, 
     assert scores["tasks"]["sound_event"]["accuracy"] == pytest.approx(acc)  # the score is what the predictions say
     assert all(abs(sum(p["label_probs"].values()) - 1) < 1e-4 for p in se)
     assert "wer" in scores["tasks"]["asr"] and "mAP" in scores["tasks"]["sound_event"]
+    # every task's primary metric carries its 95 % interval: Wilson for accuracy, bootstrap for WER
+    assert scores["tasks"]["sound_event"]["ci95"] == wilson_ci(round(acc * len(se)), len(se))
+    lo, hi = scores["tasks"]["asr"]["ci95"]
+    assert lo <= scores["tasks"]["asr"]["wer"] <= hi
     report = (out / "report.md").read_text()
+    assert f"accuracy {scores['tasks']['sound_event']['accuracy']:.4g} [" in report
     assert "| sound_event | 4 |" in report and (out / "scores.png").stat().st_size > 1000
     assert (out / "confusion_sound_event.png").exists()
     before = (out / "predictions.jsonl").read_text()
@@ -126,3 +132,19 @@ def test_multiple_choice_adapters_read_published_layouts(tiny_dir, tmp_path, ada
 def test_unknown_suite_is_one_line(tiny_dir, tmp_path, capsys):
     assert main(["eval", "--suite", "nope", "--out", str(tmp_path), "--model", str(tiny_dir)]) == 2
     assert "unknown suite" in capsys.readouterr().err
+
+
+def test_intervals_match_textbook_values():
+    # Wilson 95 %: 0/10 -> [0, 0.2775], 5/10 -> [0.2366, 0.7634], 40/40 -> [0.9124, 1]
+    assert wilson_ci(0, 10) == [0.0, 0.2775]
+    assert wilson_ci(5, 10) == [0.2366, 0.7634]
+    assert wilson_ci(40, 40) == [0.9124, 1.0]
+    # the bootstrap of a mean over 400 items agrees with the normal interval mean +- 1.96 sd / sqrt(n)
+    import numpy as np
+
+    x = np.random.default_rng(0).normal(0.3, 0.2, 400)
+    lo, hi = bootstrap_ci(lambda idx: {"m": float(x[idx].mean())}, len(x), "m", seed="t")
+    half = 1.96 * x.std() / np.sqrt(len(x))
+    assert abs(lo - (x.mean() - half)) < 0.004 and abs(hi - (x.mean() + half)) < 0.004
+    assert bootstrap_ci(lambda idx: {"m": float(x[idx].mean())}, len(x), "m", seed="t") == [lo, hi]  # seeded
+    assert bootstrap_ci(lambda idx: {"m": 1.0}, 1, "m", seed="t") is None  # one item has no interval

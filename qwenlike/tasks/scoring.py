@@ -96,8 +96,10 @@ def _as_scores(name: str, value: Any) -> dict[str, float]:
     return {name: float(value)}
 
 
-def score_task(task: "Task", predictions: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    """{metric: value} for one task; `n` is the number of scored samples."""
+def score_task(task: "Task", predictions: Sequence[str], rows: Sequence[Mapping[str, Any]],
+               metrics: Sequence[str] | None = None) -> dict[str, float]:
+    """{metric: value} for one task (only `metrics` of its metrics when given); `n` is the number of
+    scored samples."""
     if len(predictions) != len(rows):
         raise UserError(f"{task.name}: {len(predictions)=} != {len(rows)=}")
     if not rows:
@@ -107,6 +109,8 @@ def score_task(task: "Task", predictions: Sequence[str], rows: Sequence[Mapping[
     preds = [str(p) for p in predictions]
     out: dict[str, float] = {"n": float(len(rows))}
     for name in task.metrics:
+        if metrics is not None and name not in metrics:
+            continue
         fn = get_metric(name)
         if fn is None:
             warnings.warn(f"{task.name}: metric {name!r} is not available; skipped", stacklevel=2)

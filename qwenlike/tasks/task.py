@@ -233,11 +233,12 @@ class Task:
         return ChainStream(parts)
 
     # ---- evaluation -----------------------------------------------------------------------------
-    def score(self, predictions: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-        """Score predictions against the rows' references with the task's metrics (see scoring.py)."""
+    def score(self, predictions: Sequence[str], rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] | None = None) -> dict[str, float]:
+        """Score predictions against the rows' references with the task's metrics, or only the
+        named ones (see scoring.py)."""
         from .scoring import score_task
 
-        return score_task(self, predictions, rows)
+        return score_task(self, predictions, rows, metrics)
 
 
 def _norm(s: str) -> str:
