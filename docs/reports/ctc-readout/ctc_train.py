@@ -1,0 +1,78 @@
+# Stage-0 feasibility: train the stack-MLP projector with CTC over the LM's own (frozen) embedding
+# matrix: logit(frame, token) = <proj(frame), E[token]> * scale. Greedy-decode held-out test ASR.
+import sys, time, math, random, json, torch, jiwer
+from torch import nn
+from safetensors.torch import load_file
+from transformers import AutoTokenizer
+from qwenlike.projector import ProjectorConfig, build_projector
+from qwenlike.paths import resolve_model_ref
+torch.set_num_threads(2); torch.manual_seed(0); random.seed(0)
+minutes = float(sys.argv[1]) if len(sys.argv) > 1 else 15
+base = resolve_model_ref("whisper-base+smollm2-135m-instruct")
+tok = AutoTokenizer.from_pretrained(str(base))
+import glob
+sd = {}
+for f in glob.glob(str(base) + "/*.safetensors"):
+    s = load_file(f); sd.update({k: v for k, v in s.items() if k == "lm.lm_head.weight"})
+E = next(iter(sd.values())).float(); print("E", E.shape, E.norm(dim=1).mean())
+V = E.shape[0]
+data = torch.load("runs/ctc-readout/feats.pt")
+def prep(rows):
+    out = []
+    for r in rows:
+        ids = tok(r["text"].strip(), add_special_tokens=False)["input_ids"]
+        T = math.ceil(r["h"].shape[0] / 4)
+        if len(ids) < T: out.append((r["h"], torch.tensor(ids), r))
+    return out
+train, test = prep(data["train"]), prep(data["test"])
+print(len(train), len(test))
+proj = build_projector(ProjectorConfig(kind="stack-mlp", stride=4, hidden=2048, in_dim=512, out_dim=576))
+blank = nn.Parameter(torch.zeros(1, 576)); scale = nn.Parameter(torch.tensor(1.0 / E.norm(dim=1).mean().item()))
+params = list(proj.parameters()) + [blank, scale]
+opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.0)
+def logits_of(h):  # (B, E, D) -> (B, A, V+1)
+    p = proj(h)
+    W = torch.cat([E, blank], 0)
+    return (p @ W.T) * scale
+def batches(items, bs=16):
+    items = sorted(items, key=lambda x: x[0].shape[0])
+    bl = [items[i:i + bs] for i in range(0, len(items), bs)]
+    random.shuffle(bl); return bl
+def collate(b):
+    L = max(x[0].shape[0] for x in b)
+    h = torch.zeros(len(b), L, 512)
+    for i, x in enumerate(b): h[i, : x[0].shape[0]] = x[0].float()
+    lens = torch.tensor([math.ceil(x[0].shape[0] / 4) for x in b])
+    tg = torch.cat([x[1] for x in b]); tl = torch.tensor([len(x[1]) for x in b])
+    return h, lens, tg, tl
+def evaluate():
+    proj.eval(); hyps, refs, src = [], [], []
+    with torch.no_grad():
+        for b in batches(test, 16):
+            h, lens, _, _ = collate(b)
+            am = logits_of(h).argmax(-1)
+            for i, x in enumerate(b):
+                seq = am[i, : lens[i]].tolist(); outids = []; prev = None
+                for s in seq:
+                    if s != prev and s != V: outids.append(s)
+                    prev = s
+                hyps.append(tok.decode(outids).strip().lower()); refs.append(x[2]["text"].strip().lower()); src.append(x[2]["task"] + ":" + json.loads(x[2]["meta"] or "{}").get("sentence_source", "?"))
+    proj.train()
+    res = {}
+    for k in sorted(set(src)) + ["all"]:
+        idx = [i for i, s in enumerate(src) if k == "all" or s == k]
+        res[k] = round(jiwer.wer([refs[i] for i in idx], [hyps[i] or "x" for i in idx]), 3)
+    return res, list(zip(refs, hyps))[:4]
+t0 = time.time(); step = 0; ep = 0
+total_steps = None
+while time.time() - t0 < minutes * 60:
+    ep += 1
+    for b in batches(train):
+        h, lens, tg, tl = collate(b)
+        lp = logits_of(h).float().log_softmax(-1).transpose(0, 1)
+        loss = nn.functional.ctc_loss(lp, tg, lens, tl, blank=V, zero_infinity=True)
+        opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step(); step += 1
+        if step % 25 == 0: print(f"ep {ep} step {step} loss {loss.item():.3f} {time.time()-t0:.0f}s", flush=True)
+        if time.time() - t0 > minutes * 60: break
+    r, ex = evaluate(); print("EVAL ep", ep, r, ex, flush=True)
+torch.save({"proj": proj.state_dict(), "blank": blank.data, "scale": scale.data}, "runs/ctc-readout/ctc_proj.pt")
