@@ -242,3 +242,49 @@ def test_dataloader_workers_give_the_same_batches(tmp_path, tones):
         run([TINY, f"data.manifest={tones}", f"output_dir={out}", "max_steps=3", f"data.num_workers={workers}", *QUIET])
         losses[workers] = [r["loss"] for r in log_of(out)]
     assert losses[0] == losses[1]
+
+
+def test_ctc_alignment_loss_reads_rows_as_the_tokens_they_embed():
+    from qwenlike.model import ctc_alignment_loss
+
+    torch.manual_seed(0)
+    table = torch.nn.functional.normalize(torch.randn(12, 8), dim=-1)  # V=12 tokens of width 8
+    blank, masked = 0, [11]
+    target = [3, 5, 5, 7]  # a repeat needs a blank between its two copies
+    path = [0, 3, 3, 0, 5, 0, 5, 7, 0]
+    good = 30 * table[path]  # rows that sit on the embeddings of the spoken tokens
+    res = ctc_alignment_loss(good, [9], [target], table, blank, masked=masked)
+    assert res["n_tokens"] == 4 and float(res["loss"]) < 0.01
+    bad = 30 * table[[0, 4, 4, 0, 6, 0, 6, 8, 0]]
+    assert float(ctc_alignment_loss(bad, [9], [target], table, blank, masked=masked)["loss"]) > 10
+    # a masked row is never an output, even where the rows point straight at it
+    on_masked = 30 * table[[11] * 9]
+    logits = on_masked @ table.T
+    assert int(logits.argmax(-1)[0]) == 11
+    assert float(ctc_alignment_loss(on_masked, [9], [[11]], table, blank, masked=masked)["loss"]) > 1000
+    # two conversations: the second has fewer audio rows than targets and is left out
+    res2 = ctc_alignment_loss(torch.cat([good, good[:2]]), [9, 2], [target, target], table, blank, masked=masked)
+    assert res2["n_tokens"] == 4 and torch.allclose(res2["loss_sum"], res["loss_sum"])
+
+
+def test_ctc_objective_trains_the_adapter_alone(tmp_path):
+    """`objective: ctc`: the adapter's loss falls; only the adapter is saved and the LM is untouched."""
+    tones = write_tone_manifest(tmp_path / "tones", n=8, seconds=1.5)
+    out = tmp_path / "ctc"
+    run(tiny_stage("align.yaml", tones, out, "objective=ctc", "max_steps=40", "save_every=40", "optim.lr=1e-2",
+                   "optim.warmup_steps=2", "optim.schedule=constant", "global_batch_size=8", "data.micro_batch_size=8"))  # fmt: skip
+    rows = log_of(out)
+    losses = [r["loss"] for r in rows]
+    assert all(r["assistant_tokens"] > 0 for r in rows)
+    assert losses[-1] < 0.2 * losses[0], (losses[0], losses[-1])  # 8.3 -> 0.95 per answer token
+    names = load_file(str(out / "checkpoint-40" / "delta.safetensors")).keys()
+    assert {n.split(".")[0] for n in names} == {"projector"}
+    model, base = from_pretrained(out / "checkpoint-40"), from_pretrained(out / "base")
+    assert all(torch.equal(p, q) for p, q in zip(model.lm.parameters(), base.lm.parameters()))
+
+
+def test_ctc_objective_refuses_a_trained_lm(tmp_path, tones, capsys):
+    args = tiny_stage("sft.yaml", tones, tmp_path / "x", "objective=ctc", "max_steps=1")
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "objective=ctc" in err[0] and "model.lm=frozen" in err[0], err
