@@ -613,7 +613,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 with autocast:
                     # loss = sum CE * P / n_global: DDP/DeepSpeed average over P -> grad of the global mean
                     res = net(input_ids=b.input_ids, attention_mask=b.attention_mask, audio=b.audio, labels=b.labels,
-                              loss_normalizer=n_global / dist.world, objective=cfg.objective)  # fmt: skip
+                              loss_normalizer=n_global / dist.world)  # fmt: skip
                 if engine is not None:
                     engine.backward(res["loss"], scale_wrt_gas=False)  # the scaling is already ours
                     engine.step()  # DeepSpeed steps the optimizer only at the accumulation boundary
