@@ -8,6 +8,7 @@ from qwenlike.projector import ProjectorConfig, build_projector
 from qwenlike.paths import resolve_model_ref
 torch.set_num_threads(2); torch.manual_seed(0); random.seed(0)
 minutes = float(sys.argv[1]) if len(sys.argv) > 1 else 15
+extra = sys.argv[2:]  # more training clips (ctc_more.py's runs/ctc-readout/feats_more.pt)
 base = resolve_model_ref("whisper-base+smollm2-135m-instruct")
 tok = AutoTokenizer.from_pretrained(str(base))
 import glob
@@ -24,11 +25,19 @@ def prep(rows):
         T = math.ceil(r["h"].shape[0] / 4)
         if len(ids) < T: out.append((r["h"], torch.tensor(ids), r))
     return out
+for f in extra:
+    data["train"] += torch.load(f)
 train, test = prep(data["train"]), prep(data["test"])
 print(len(train), len(test))
 proj = build_projector(ProjectorConfig(kind="stack-mlp", stride=4, hidden=2048, in_dim=512, out_dim=576))
-blank = nn.Parameter(torch.zeros(1, 576)); scale = nn.Parameter(torch.tensor(1.0 / E.norm(dim=1).mean().item()))
-params = list(proj.parameters()) + [blank, scale]
+import os
+if os.environ.get("FIXED_BLANK"):  # no parameter beyond the adapter (a first, reverted `objective: ctc`)
+    E = E[: V - 3]  # the text vocabulary (the three audio tokens are the last rows, all the mean embedding)
+    blank = E.mean(0, keepdim=True); scale = torch.tensor(1.0); V = E.shape[0]
+    params = list(proj.parameters())
+else:
+    blank = nn.Parameter(torch.zeros(1, 576)); scale = nn.Parameter(torch.tensor(1.0 / E.norm(dim=1).mean().item()))
+    params = list(proj.parameters()) + [blank, scale]
 opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.0)
 def logits_of(h):  # (B, E, D) -> (B, A, V+1)
     p = proj(h)
@@ -56,11 +65,12 @@ def evaluate():
                 for s in seq:
                     if s != prev and s != V: outids.append(s)
                     prev = s
-                hyps.append(tok.decode(outids).strip().lower()); refs.append(x[2]["text"].strip().lower()); src.append(x[2]["task"] + ":" + json.loads(x[2]["meta"] or "{}").get("sentence_source", "?"))
+                hyps.append(tok.decode(outids).strip().lower()); refs.append(x[2]["text"].strip().lower()); meta = json.loads(x[2]["meta"] or "{}"); key = x[2]["task"] + ":" + meta.get("sentence_source", "words")
+                src.append([key, key + ":" + meta.get("engine", "recorded")])
     proj.train()
     res = {}
-    for k in sorted(set(src)) + ["all"]:
-        idx = [i for i, s in enumerate(src) if k == "all" or s == k]
+    for k in sorted({k for ks in src for k in ks}) + ["all"]:
+        idx = [i for i, ks in enumerate(src) if k == "all" or k in ks]
         res[k] = round(jiwer.wer([refs[i] for i in idx], [hyps[i] or "x" for i in idx]), 3)
     return res, list(zip(refs, hyps))[:4]
 t0 = time.time(); step = 0; ep = 0
