@@ -300,6 +300,9 @@ def pack_delta(src: str | Path, out: str | Path, dtype: torch.dtype = torch.floa
     return Path(out)
 
 
+TRAINING_ONLY = ("ctc_head.",)  # weights a checkpoint keeps for resume that are not part of the model
+
+
 def delta_parts(path: str | Path) -> tuple[str, set[str], bool] | None:
     """(base reference as stored or made absolute, stored weight names, has LoRA) of a delta checkpoint,
     or None for any other model folder."""
@@ -310,7 +313,7 @@ def delta_parts(path: str | Path) -> tuple[str, set[str], bool] | None:
     if "delta" not in meta:
         return None
     with safe_open(str(path / DELTA_WEIGHTS), framework="pt") as f:
-        names = set(f.keys())
+        names = {k for k in f.keys() if not k.startswith(TRAINING_ONLY)}
     return _base_ref(path, meta["delta"]["base"]), names, bool(meta["delta"].get("lora"))
 
 
@@ -342,7 +345,8 @@ def load_delta(path: Path, meta: dict[str, Any], merge: bool = True) -> AudioLM:
     f = path / DELTA_WEIGHTS
     if not f.exists():
         raise UserError(f"{path}: no {DELTA_WEIGHTS}")
-    state = load_file(str(f))
+    # `objective: ctc`'s head (blank vector, logit scale) is for training and its resume only
+    state = {k: v for k, v in load_file(str(f)).items() if not k.startswith(TRAINING_ONLY)}
     params = dict(model.named_parameters())
     unknown = sorted(set(state) - set(params))
     if unknown:

@@ -90,6 +90,7 @@ class TrainConfig:
     resume: str | None = None  # "auto" (newest checkpoint in output_dir) | a checkpoint folder
     deepspeed: str | None = None  # a DeepSpeed JSON config (recipes/ds_zero*.json)
     threads: int = 0  # torch intra-op threads per process; 0 = cores / processes
+    objective: str = "lm"  # lm (next-token loss on the answers) | ctc (adapter only: AudioLM.ctc_loss, no LM pass)
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -100,7 +101,7 @@ class TrainConfig:
             ("model.encoder", m.encoder, TRAINABLE), ("model.lm", m.lm, TRAINABLE),
             ("model.projector", m.projector, ("frozen", "full")), ("precision", self.precision, ("auto", "bf16", "fp32")),
             ("device", self.device, ("auto", "cpu", "cuda")), ("optim.schedule", o.schedule, ("cosine", "linear", "constant")),
-            ("model.tiny_projector", m.tiny_projector, ("stack-mlp", "pool-linear")),
+            ("model.tiny_projector", m.tiny_projector, ("stack-mlp", "pool-linear")), ("objective", self.objective, ("lm", "ctc")),
         ):  # fmt: skip
             if val not in allowed:
                 raise UserError(f"{name}={val!r}: expected one of {', '.join(allowed)}")
@@ -112,6 +113,8 @@ class TrainConfig:
             raise UserError("data.corpus needs data.mixture (a task mixture YAML)")
         if d.corpus is not None and d.corpus_samples < 1:
             raise UserError(f"data.corpus_samples={d.corpus_samples}: must be at least 1")
+        if self.objective == "ctc" and (m.lm != "frozen" or m.projector != "full"):
+            raise UserError(f"objective=ctc trains the adapter alone: it needs model.lm=frozen and model.projector=full (they are {m.lm!r}, {m.projector!r})")
         if m.cache_encoder_features and m.encoder != "frozen":
             raise UserError(f"model.cache_encoder_features needs model.encoder=frozen (it is {m.encoder!r})")
         if all(getattr(m, k) == "frozen" for k in ("encoder", "projector", "lm")):

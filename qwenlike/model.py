@@ -90,6 +90,43 @@ class AudioLMConfig:
         return AutoConfig.for_model(d.pop("model_type"), **d)
 
 
+class CTCHead(nn.Module):
+    """What `objective: ctc` trains beside the adapter: a blank vector (the CTC "nothing here"
+    class, read like one more embedding row) and a logit scale. A training-only part: checkpoints
+    keep it for resume, `from_pretrained` leaves it out (the adapter is what the next stage uses)."""
+
+    def __init__(self, width: int, scale: float):
+        super().__init__()
+        self.blank = nn.Parameter(torch.zeros(width))
+        self.scale = nn.Parameter(torch.tensor(float(scale)))
+
+
+def ctc_alignment_loss(rows: torch.Tensor, counts: list[int], targets: list[list[int]], table: torch.Tensor,
+                       head: CTCHead, loss_normalizer: float | None = None, masked: list[int] | None = None) -> dict[str, Any]:
+    """CTC of audio-token rows against an embedding table: rows (sum A, H) split by `counts` into
+    conversations, logits (A, V + 1) = scale * rows @ [table; blank].T (the blank is class V),
+    `targets[i]` the token ids conversation i should read as, `masked` table rows that are never
+    an output. Conversations without audio or targets, or with more targets than audio tokens, add
+    nothing (`n_tokens` counts what did)."""
+    classes = torch.cat([table.float(), head.blank.float()[None]])  # (V + 1, H)
+    logits = head.scale * (rows.float() @ classes.T)  # (sum A, V + 1)
+    if masked:
+        logits = logits.index_fill(1, torch.tensor(masked, device=logits.device), -1e4)  # not -inf: CTC's backward makes NaN of it
+    parts = logits.log_softmax(-1).split(counts)
+    keep = [i for i, (p, t) in enumerate(zip(parts, targets)) if len(t) and p.shape[0] >= len(t)]
+    n = sum(len(targets[i]) for i in keep)
+    if not keep:
+        zero = rows.sum() * 0.0  # keeps the graph: every process must still all-reduce gradients
+        return {"loss": zero, "loss_sum": zero.detach(), "n_tokens": 0}
+    lens = torch.tensor([parts[i].shape[0] for i in keep])
+    padded = nn.utils.rnn.pad_sequence([parts[i] for i in keep])  # (T, B, V + 1)
+    flat = torch.tensor([t for i in keep for t in targets[i]])
+    loss_sum = nn.functional.ctc_loss(padded, flat, lens, torch.tensor([len(targets[i]) for i in keep]),
+                                      blank=table.shape[0], reduction="sum", zero_infinity=True)  # fmt: skip
+    loss = loss_sum / (loss_normalizer if loss_normalizer is not None else max(n, 1))
+    return {"loss": loss, "loss_sum": loss_sum.detach(), "n_tokens": n}
+
+
 class AudioLM(nn.Module):
     def __init__(self, config: AudioLMConfig, lm: nn.Module | None = None, tokenizer: Any = None):
         super().__init__()
@@ -153,14 +190,18 @@ class AudioLM(nn.Module):
         audio: AudioBatch | None = None,
         labels: torch.Tensor | None = None,
         loss_normalizer: float | None = None,
+        objective: str = "lm",
         **lm_kwargs: Any,
     ) -> dict[str, Any]:
         """Logits (labels=None) or the loss on assistant tokens.
 
         The loss is the summed token cross-entropy divided by `loss_normalizer` (the number of
         assistant tokens in the whole global batch when training with accumulation or several
-        processes), or by this batch's own count when not given.
+        processes), or by this batch's own count when not given. `objective="ctc"` gives
+        `ctc_loss` instead (the LM does not run).
         """
+        if objective == "ctc":
+            return self.ctc_loss(input_ids, audio, labels, loss_normalizer)
         embeds = self.embed(input_ids, audio)  # (B, L, H)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
@@ -179,6 +220,36 @@ class AudioLM(nn.Module):
         n = int(keep.sum())
         loss = loss_sum / (loss_normalizer if loss_normalizer is not None else max(n, 1))
         return {"loss": loss, "loss_sum": loss_sum.detach(), "n_tokens": n}
+
+    def attach_ctc_head(self) -> CTCHead:
+        """Give the model the blank vector and logit scale `ctc_loss` trains (qwenlike train does
+        this for `objective: ctc`). The scale starts at 1 / the mean embedding norm."""
+        table = self.lm.get_input_embeddings().weight
+        self.ctc_head = CTCHead(table.shape[1], 1.0 / float(table.detach().float().norm(dim=1).mean()))
+        return self.ctc_head.to(table.device)
+
+    def ctc_loss(self, input_ids: torch.Tensor, audio: AudioBatch | None, labels: torch.Tensor | None,
+                 loss_normalizer: float | None = None) -> dict[str, Any]:
+        """Adapter alignment without running the LM (`objective: ctc` in qwenlike train).
+
+        Each conversation's audio-token rows are read as CTC logits against the LM's own input
+        embedding table (logit = scale * <row, E[token]>, plus a learnt blank), and the targets are
+        its assistant text tokens: on transcription data this pulls the adapter's outputs onto the
+        embeddings of the words spoken, at the cost of one (A, V) product instead of an LM pass.
+        Special and added tokens are neither outputs nor targets. Summed over conversations,
+        divided by `loss_normalizer` or by the number of target tokens.
+        """
+        head = getattr(self, "ctc_head", None)
+        if head is None:
+            raise ValueError("ctc_loss needs attach_ctc_head() first")
+        if labels is None or audio is None or not audio.tokens:
+            raise ValueError("objective ctc needs audio and labels (assistant text) in every batch")
+        rows = self.encode_audio(audio)  # (sum A, H)
+        table = self.lm.get_input_embeddings().weight  # (V, H), frozen
+        specials = sorted((set(self.tokenizer.all_special_ids) | set(self.tokenizer.added_tokens_decoder)) & set(range(table.shape[0])))
+        counts = (input_ids == self.audio_token_id).sum(1).tolist()  # audio rows per conversation
+        targets = [[t for t in lab[lab != IGNORE].tolist() if t not in specials] for lab in labels]
+        return ctc_alignment_loss(rows, counts, targets, table, head, loss_normalizer, specials)
 
     # ------------------------------------------------------------------ checkpoints
     def save_pretrained(self, out: str) -> None:

@@ -176,6 +176,8 @@ def build_model(cfg: TrainConfig, dist: Dist):
         part = name.split(".", 1)[0]  # encoder | projector | lm
         mode = getattr(m, part)
         p.requires_grad_(mode == "full" or (mode == "lora" and ".lora_" in name))
+    if cfg.objective == "ctc":
+        model.attach_ctc_head()  # trained with the adapter, kept in checkpoints for resume only
     if not m.tiny:
         base_ref = flatten_base(folder, base_ref, model)
     if m.gradient_checkpointing:
@@ -613,7 +615,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 with autocast:
                     # loss = sum CE * P / n_global: DDP/DeepSpeed average over P -> grad of the global mean
                     res = net(input_ids=b.input_ids, attention_mask=b.attention_mask, audio=b.audio, labels=b.labels,
-                              loss_normalizer=n_global / dist.world)  # fmt: skip
+                              loss_normalizer=n_global / dist.world, objective=cfg.objective)  # fmt: skip
                 if engine is not None:
                     engine.backward(res["loss"], scale_wrt_gas=False)  # the scaling is already ours
                     engine.step()  # DeepSpeed steps the optimizer only at the accumulation boundary

@@ -242,3 +242,64 @@ def test_dataloader_workers_give_the_same_batches(tmp_path, tones):
         run([TINY, f"data.manifest={tones}", f"output_dir={out}", "max_steps=3", f"data.num_workers={workers}", *QUIET])
         losses[workers] = [r["loss"] for r in log_of(out)]
     assert losses[0] == losses[1]
+
+
+def test_ctc_alignment_loss_reads_rows_as_the_tokens_they_embed():
+    from qwenlike.model import CTCHead, ctc_alignment_loss
+
+    torch.manual_seed(0)
+    vecs = torch.nn.functional.normalize(torch.randn(13, 8), dim=-1)
+    table, head = vecs[:12], CTCHead(8, 30.0)  # V=12 tokens of width 8, logits x 30
+    with torch.no_grad():
+        head.blank.copy_(vecs[12])
+    masked = [11]
+    target = [3, 5, 5, 7]  # a repeat needs a blank between its two copies
+    blank = vecs[12][None]
+    good = torch.cat([blank, table[[3, 3]], blank, table[[5]], blank, table[[5, 7]], blank])  # rows on the spoken tokens
+    res = ctc_alignment_loss(good, [9], [target], table, head, masked=masked)
+    assert res["n_tokens"] == 4 and float(res["loss"]) < 0.01
+    bad = torch.cat([blank, table[[4, 4]], blank, table[[6]], blank, table[[6, 8]], blank])
+    assert float(ctc_alignment_loss(bad, [9], [target], table, head, masked=masked)["loss"]) > 10
+    # a masked row is never an output, even where the rows point straight at it
+    assert float(ctc_alignment_loss(table[[11] * 9], [9], [[11]], table, head, masked=masked)["loss"]) > 1000
+    # two conversations: the second has fewer audio rows than targets and is left out
+    res2 = ctc_alignment_loss(torch.cat([good, good[:2]]), [9, 2], [target, target], table, head, masked=masked)
+    assert res2["n_tokens"] == 4 and torch.allclose(res2["loss_sum"], res["loss_sum"])
+    # the head learns: its blank and scale get gradients
+    res["loss"].backward()
+    assert head.blank.grad is not None and head.scale.grad is not None
+
+
+def test_ctc_objective_trains_the_adapter_alone_and_resumes(tmp_path):
+    """`objective: ctc`: the adapter's loss falls; the LM is untouched; the head is kept for resume
+    only (the next stage loads the adapter alone); a resumed run is the uninterrupted one."""
+    tones = write_tone_manifest(tmp_path / "tones", n=8, seconds=1.5)
+    common = ["objective=ctc", "optim.lr=1e-2", "optim.warmup_steps=2", "optim.schedule=constant",
+              "global_batch_size=8", "data.micro_batch_size=8"]  # fmt: skip
+    out = tmp_path / "ctc"
+    run(tiny_stage("align.yaml", tones, out, "max_steps=40", "save_every=20", *common))
+    rows = log_of(out)
+    losses = [r["loss"] for r in rows]
+    assert all(r["assistant_tokens"] > 0 for r in rows)
+    assert losses[-1] < 0.2 * losses[0], (losses[0], losses[-1])
+    saved = load_file(str(out / "checkpoint-40" / "delta.safetensors"))
+    assert {n.split(".")[0] for n in saved} == {"projector", "ctc_head"}
+    model, base = from_pretrained(out / "checkpoint-40"), from_pretrained(out / "base")
+    assert not hasattr(model, "ctc_head")
+    assert all(torch.equal(p, q) for p, q in zip(model.lm.parameters(), base.lm.parameters()))
+    assert torch.equal(dict(model.projector.named_parameters())["down.weight"], saved["projector.down.weight"])
+    resumed = tmp_path / "resumed"  # 20 steps, stop, resume to 40: the same weights as 40 in one go
+    run(tiny_stage("align.yaml", tones, resumed, "max_steps=20", "save_every=20", *common))
+    run(tiny_stage("align.yaml", tones, resumed, "max_steps=40", "save_every=20", "resume=auto", *common))
+    assert max_diff(weights(resumed / "checkpoint-40"), weights(out / "checkpoint-40")) == 0.0
+    # the next stage starts from the adapter: an lm-objective run on this checkpoint
+    nxt = tmp_path / "next"
+    run(tiny_stage("align.yaml", tones, nxt, "max_steps=1", f"model.path={out / 'checkpoint-40'}", "model.tiny=false"))
+    assert log_of(nxt)[0]["loss"] > 0
+
+
+def test_ctc_objective_refuses_a_trained_lm(tmp_path, tones, capsys):
+    args = tiny_stage("sft.yaml", tones, tmp_path / "x", "objective=ctc", "max_steps=1")
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "objective=ctc" in err[0] and "model.lm=frozen" in err[0], err

@@ -31,7 +31,14 @@ train, test = prep(data["train"]), prep(data["test"])
 print(len(train), len(test))
 proj = build_projector(ProjectorConfig(kind="stack-mlp", stride=4, hidden=2048, in_dim=512, out_dim=576))
 import os
-if os.environ.get("FIXED_BLANK"):  # no parameter beyond the adapter (a first, reverted `objective: ctc`)
+FRAMEWORK = bool(os.environ.get("FRAMEWORK"))  # the trainer's own loss: qwenlike.model.ctc_alignment_loss (objective: ctc)
+if FRAMEWORK:
+    from qwenlike.model import CTCHead, ctc_alignment_loss
+    head = CTCHead(576, 1.0 / E.norm(dim=1).mean().item())
+    masked = sorted((set(tok.all_special_ids) | set(tok.added_tokens_decoder)) & set(range(V)))
+    blank, scale = head.blank, head.scale
+    params = list(proj.parameters()) + list(head.parameters())
+elif os.environ.get("FIXED_BLANK"):  # no parameter beyond the adapter (a first, reverted `objective: ctc`)
     E = E[: V - 3]  # the text vocabulary (the three audio tokens are the last rows, all the mean embedding)
     blank = E.mean(0, keepdim=True); scale = torch.tensor(1.0); V = E.shape[0]
     params = list(proj.parameters())
@@ -41,8 +48,11 @@ else:
 opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.0)
 def logits_of(h):  # (B, E, D) -> (B, A, V+1)
     p = proj(h)
-    W = torch.cat([E, blank], 0)
-    return (p @ W.T) * scale
+    W = torch.cat([E, blank.reshape(1, -1)], 0)
+    out = (p @ W.T) * scale
+    if FRAMEWORK:
+        out[..., masked] = -1e4
+    return out
 def batches(items, bs=16):
     items = sorted(items, key=lambda x: x[0].shape[0])
     bl = [items[i:i + bs] for i in range(0, len(items), bs)]
@@ -75,14 +85,20 @@ def evaluate():
     return res, list(zip(refs, hyps))[:4]
 t0 = time.time(); step = 0; ep = 0
 total_steps = None
-while time.time() - t0 < minutes * 60:
+MAX_STEPS = int(os.environ.get("MAX_STEPS", 0)) or None  # a step budget instead of the time box
+while time.time() - t0 < minutes * 60 and step != MAX_STEPS:
     ep += 1
     for b in batches(train):
         h, lens, tg, tl = collate(b)
-        lp = logits_of(h).float().log_softmax(-1).transpose(0, 1)
-        loss = nn.functional.ctc_loss(lp, tg, lens, tl, blank=V, zero_infinity=True)
+        if FRAMEWORK:
+            p = proj(h)
+            rows = torch.cat([p[i, : lens[i]] for i in range(len(b))])
+            loss = ctc_alignment_loss(rows, lens.tolist(), [x[1].tolist() for x in b], E, head, masked=masked)["loss"]
+        else:
+            lp = logits_of(h).float().log_softmax(-1).transpose(0, 1)
+            loss = nn.functional.ctc_loss(lp, tg, lens, tl, blank=V, zero_infinity=True)
         opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step(); step += 1
-        if step % 25 == 0: print(f"ep {ep} step {step} loss {loss.item():.3f} {time.time()-t0:.0f}s", flush=True)
-        if time.time() - t0 > minutes * 60: break
+        if step % 25 == 0 or step < 4: print(f"ep {ep} step {step} loss {loss.item():.3f} {time.time()-t0:.0f}s", flush=True)
+        if time.time() - t0 > minutes * 60 or step == MAX_STEPS: break
     r, ex = evaluate(); print("EVAL ep", ep, r, ex, flush=True)
 torch.save({"proj": proj.state_dict(), "blank": blank.data, "scale": scale.data}, "runs/ctc-readout/ctc_proj.pt")
