@@ -253,3 +253,15 @@ def test_default_small_build(tmp_path: Path) -> None:
                 if r["task"] == t:
                     counts[r["label"]] = counts.get(r["label"], 0) + 1
             assert max(counts.values()) - min(counts.values()) <= 1, (t, s, counts)
+
+
+def test_a_recorded_word_has_one_split_in_every_task() -> None:
+    """KTuberling's English words serve transcription and language id: a word held out in one is held
+    out in the other (a 6,000-clip transcription train split once drew language id's test word 'oasis')."""
+    from qwenlike.corpus import tasks_speech as ts
+
+    asr = {r.id: s for s, rs in ts.english_word_recordings().items() for r in rs}
+    lid = {r.id: s for s, rs in ts.word_recording_parts().items() for r in rs}
+    shared = asr.keys() & lid.keys()
+    assert len(shared) > 50 and all(asr[k] == lid[k] for k in shared)
+    assert {asr[k] for k in shared} == {"train", "validation", "test"}

@@ -94,9 +94,12 @@ def _example(wav: np.ndarray, rng: np.random.Generator, p_aug: float = 1.0, **kw
 # ---------------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def english_word_recordings() -> dict[str, list[recordings.Recording]]:
-    recs = [r for r in recordings.ktuberling_words() if r.lang == "en" and r.text]
-    recs += [r for r in recordings.klettres_sounds() if r.lang in ("en", "en_GB") and r.text]
-    return partition(recs, key=lambda r: r.id)
+    """KLettres' English sounds split by file; KTuberling's English words keep the split they have in
+    language id (word_recording_parts), or a word held out there could be a transcription train clip."""
+    parts = partition([r for r in recordings.klettres_sounds() if r.lang in ("en", "en_GB") and r.text], key=lambda r: r.id)
+    for split, recs in word_recording_parts().items():
+        parts[split] += [r for r in recs if r.lang == "en" and r.text]
+    return parts
 
 
 def asr(split: str, i: int, rng: np.random.Generator) -> Example:
