@@ -255,6 +255,25 @@ def test_default_small_build(tmp_path: Path) -> None:
             assert max(counts.values()) - min(counts.values()) <= 1, (t, s, counts)
 
 
+def test_asr_train_only_sentences_never_touch_held_out_text() -> None:
+    """Transcription's extra natural sentences: thousands, none equal to, inside or around a validation
+    or test sentence; training items draw about half from them, held-out items never do."""
+    import numpy as np
+
+    from qwenlike.corpus import tasks_speech as ts
+
+    more = ts.asr_train_sentences()
+    assert len(more) > 3000
+    held = [ts._words(s.text) for sp in ("validation", "test") for s in ts.sentence_parts()[sp]]
+    assert not any(ts._words(s.text) in h or h in ts._words(s.text) for s in more for h in held)
+    assert not {s.id for s in more} & {s.id for sp in ts.sentence_parts().values() for s in sp}
+    extra = {s.text for s in more}
+    drawn = {sp: [ts.asr(sp, i, np.random.default_rng(i)) for i in range(24)] for sp in ("train", "test")}
+    n = sum(e.answer in extra for e in drawn["train"])
+    assert 4 <= n <= 20  # ~half of the ~85 % sentence items
+    assert not any(e.answer in extra for e in drawn["test"])
+
+
 def test_a_recorded_word_has_one_split_in_every_task() -> None:
     """KTuberling's English words serve transcription and language id: a word held out in one is held
     out in the other (a 6,000-clip transcription train split once drew language id's test word 'oasis')."""

@@ -120,3 +120,17 @@ def test_ktuberling_english_transcripts_are_the_spoken_words() -> None:
 
     assert [ktuberling_text(k) for k in ("ball", "egypt_camel", "egypt_palmtree", "moon_fallingstar", "pizzeria_brocolli")] == [
         "ball", "camel", "palm tree", "falling star", "broccoli"]  # fmt: skip
+
+
+def test_fortune_sentences_split_prose_and_drop_layout() -> None:
+    """A fortune of several sentences gives each clean one; attributions go; verse and code are skipped."""
+    from qwenlike.corpus.text import fortune_text_sentences
+
+    prose = "Never put off till tomorrow what you can do today.  Unless it is\nthe washing up. OK?\n\t\t-- Anonymous"
+    assert fortune_text_sentences(prose) == ["Never put off till tomorrow what you can do today.",
+                                             "Unless it is the washing up."]  # "OK?" is too short to transcribe
+    two = "A clean desk is a sign of a sick mind. Tidy people are just too lazy to search."
+    assert fortune_text_sentences(two) == ["A clean desk is a sign of a sick mind.", "Tidy people are just too lazy to search."]
+    assert fortune_text_sentences("Roses are red,\n    violets are blue,\n    sugar is sweet.") == []  # laid out
+    assert fortune_text_sentences("Use the SOURCE, Luke, and read it twice.") == []  # shouting is hard to read aloud
+    assert fortune_text_sentences("x = y + 1; /* not prose at all */") == []

@@ -163,7 +163,8 @@ def _prewarm() -> None:
     for f in (recordings.ktuberling_words, recordings.klettres_sounds, recordings.tuxpaint_stamps,
               sounds.events, sounds.vocal_sounds, sounds.beds, sounds.instruments):
         f()
-    for f in (tasks_speech.voice_parts, tasks_speech.sentence_parts, tasks_speech.english_word_recordings,
+    for f in (tasks_speech.voice_parts, tasks_speech.sentence_parts, tasks_speech.asr_train_sentences,
+              tasks_speech.english_word_recordings,
               tasks_speech.word_recording_parts, tasks_sound.event_parts, tasks_sound.vocal_parts, tasks_sound.bed_parts):
         try:
             f()

@@ -92,6 +92,27 @@ def _example(wav: np.ndarray, rng: np.random.Generator, p_aug: float = 1.0, **kw
 # ---------------------------------------------------------------------------------------------
 # 1 asr
 # ---------------------------------------------------------------------------------------------
+def _words(t: str) -> str:
+    return " ".join(re.sub(r"[^a-z' ]", " ", t.lower()).split())
+
+
+@lru_cache(maxsize=1)
+def asr_train_sentences() -> list[text.Sentence]:
+    """Train-only natural sentences for transcription: every clean sentence of more fortunes files
+    (text.fortune_split_sentences), minus any that equals, contains or is contained in a validation or
+    test sentence of the speech tasks. A 2-hour corpus of ~2,000 distinct words teaches its own
+    repeated words, not English (docs/reports/ctc-readout)."""
+    held = [_words(s.text) for sp in ("validation", "test") for s in sentence_parts()[sp]]
+    train = {s.id for s in sentence_parts()["train"]}
+    out = []
+    for s in text.fortune_split_sentences():
+        w = _words(s.text)
+        if s.id in train or any(w in h or h in w for h in held):
+            continue
+        out.append(s)
+    return out
+
+
 @lru_cache(maxsize=1)
 def english_word_recordings() -> dict[str, list[recordings.Recording]]:
     """KLettres' English sounds split by file; KTuberling's English words keep the split they have in
@@ -109,7 +130,9 @@ def asr(split: str, i: int, rng: np.random.Generator) -> Example:
         wav = trim(recordings_load(r.path))
         return _example(wav, rng, answer=r.text, text=r.text, language="en", voice=f"{r.source}:en",
                         source=f"recordings.{r.source}", group=[f"rec:{r.id}"], meta={"kind": "word"})
-    s = choice(rng, pool_for(sentence_parts(), split))
+    more = asr_train_sentences() if split == "train" else []
+    # Training draws half its sentences from the larger train-only pool; held-out splits are as before.
+    s = choice(rng, more) if more and rng.random() < 0.5 else choice(rng, pool_for(sentence_parts(), split))
     v = pick_voice(rng, split)
     wav = _say(v, s.text, rng)
     return _example(wav, rng, answer=s.text, text=s.text, language="en", voice=v.id, source=_src(v),

@@ -17,7 +17,13 @@ from .common import stable_hash
 FORTUNE_DIR = Path("/usr/share/games/fortunes")
 # Files of the `fortunes` package that hold plain, inoffensive sentences.
 FORTUNE_FILES = ("fortunes", "education", "food", "science", "wisdom", "work", "people", "literature", "love")
+# More files whose prose splits into plain, inoffensive sentences (the political, ethnic, drug and
+# "men-women" files stay out): train-only transcription text, see `fortune_split_sentences`.
+MORE_FORTUNE_FILES = FORTUNE_FILES + (
+    "art", "computers", "cookie", "disclaimer", "kids", "miscellaneous", "platitudes", "pets", "sports",
+    "songs-poems", "goedel", "paradoxum", "medicine", "magic", "humorists", "riddles", "law", "news")  # fmt: skip
 _CLEAN = re.compile(r"^[A-Za-z][A-Za-z ,.'?!;-]*[.?!]$")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -31,21 +37,56 @@ def _sid(text: str) -> str:
     return f"sent:{stable_hash(text.lower()):016x}"
 
 
+def _fortune_blocks(files: tuple[str, ...]):
+    """The fortunes of the installed files among `files`, in order."""
+    for name in files:
+        p = FORTUNE_DIR / name
+        if p.is_file():
+            yield from p.read_text(encoding="utf-8", errors="replace").split("\n%\n")
+
+
 @lru_cache(maxsize=1)
 def fortune_sentences() -> tuple[Sentence, ...]:
     """Short clean sentences from the Debian fortunes files (empty when not installed)."""
     out: dict[str, Sentence] = {}
-    for name in FORTUNE_FILES:
-        p = FORTUNE_DIR / name
-        if not p.is_file():
+    for block in _fortune_blocks(FORTUNE_FILES):
+        text = " ".join(block.split())
+        words = text.split()
+        if not 4 <= len(words) <= 16 or not _CLEAN.match(text) or "  " in block.strip():
             continue
-        for block in p.read_text(encoding="utf-8", errors="replace").split("\n%\n"):
-            text = " ".join(block.split())
-            words = text.split()
-            if not 4 <= len(words) <= 16 or not _CLEAN.match(text) or "  " in block.strip():
-                continue
-            if any(len(w) > 3 and w.isupper() for w in words) or "--" in text:
-                continue
+        if any(len(w) > 3 and w.isupper() for w in words) or "--" in text:
+            continue
+        out.setdefault(_sid(text), Sentence(_sid(text), text, "fortunes"))
+    return tuple(out[k] for k in sorted(out))
+
+
+def fortune_text_sentences(block: str) -> list[str]:
+    """The clean 4-16 word sentences of one fortune: attribution lines ("-- Author") dropped, laid-out
+    fortunes (verse, code, dialogue: indented lines) skipped, prose split at sentence ends."""
+    lines = [ln for ln in block.split("\n") if not ln.strip().startswith("--")]
+    if any(ln.startswith(("\t", "    ")) for ln in lines):
+        return []
+    out = []
+    for s in _SENTENCE_END.split(" ".join(" ".join(lines).split())):
+        words = s.split()
+        if not 4 <= len(words) <= 16 or not _CLEAN.match(s) or "--" in s:
+            continue
+        if any(len(w) > 3 and w.isupper() for w in words):  # shouting, acronyms: hard to read aloud
+            continue
+        out.append(s)
+    return out
+
+
+@lru_cache(maxsize=1)
+def fortune_split_sentences() -> tuple[Sentence, ...]:
+    """Every clean sentence of the fortunes files in MORE_FORTUNE_FILES (~7,600 when installed).
+
+    Not partitioned like `sentences()`: split sentences of one fortune would fall into different
+    splits. Tasks use them for training only, after removing any that overlaps a held-out text
+    (tasks_speech.asr_train_sentences)."""
+    out: dict[str, Sentence] = {}
+    for block in _fortune_blocks(MORE_FORTUNE_FILES):
+        for text in fortune_text_sentences(block):
             out.setdefault(_sid(text), Sentence(_sid(text), text, "fortunes"))
     return tuple(out[k] for k in sorted(out))
 
