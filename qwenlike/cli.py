@@ -253,9 +253,13 @@ def cmd_probe(args: argparse.Namespace) -> int:
     _threads()
     model = _load_model(args.model, args.dtype)
     say = None if args.quiet else (lambda line: print(f"probe: {line}", file=sys.stderr, flush=True))
-    results = probe_tasks(model, args.corpus, tasks, limit=args.limit, progress=say)
+    try:
+        layers = [int(x) for x in args.layers.split(",") if x.strip()] if args.layers else None
+    except ValueError:
+        raise UserError(f"--layers takes encoder block numbers like 2,4,6, not {args.layers!r}") from None
+    results = probe_tasks(model, args.corpus, tasks, limit=args.limit, progress=say, layers=layers)
     if args.out:
-        write_json(results, args.out, {"model": _model_path(args.model), "corpus": args.corpus, "limit": args.limit})
+        write_json(results, args.out, {"model": _model_path(args.model), "corpus": args.corpus, "limit": args.limit, "layers": layers})
     print(json.dumps([r.__dict__ for r in results]) if args.json else table(results))
     return 0
 
@@ -358,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--corpus", required=True, help="offline corpus folder (qwenlike corpus build): train split fits, test split scores")
     pr.add_argument("--tasks", help="comma-separated closed-set tasks (default: every closed-set single-clip task)")
     pr.add_argument("--limit", type=int, default=None, help="at most N clips per split and task")
+    pr.add_argument("--layers", help="probe these encoder blocks' outputs (1-based, e.g. 2,4,6) instead of the encoder's final output; each clip is encoded once")
     pr.add_argument("--out", help="also write the results as JSON")
     pr.add_argument("--json", action="store_true")
     pr.add_argument("--quiet", action="store_true")

@@ -8,7 +8,12 @@ offer a classifier before any alignment: a task the probe cannot separate on hel
 data or encoder limit that training the adapter for longer will not lift; a task the probe gets
 right and the model does not is an alignment (adapter/LM training) gap.
 
-    qwenlike probe --corpus runs/default/corpus [--tasks sound_event,instrument] [--model REF] [--out F.json]
+`--layers 1,3,6` probes the output of those encoder blocks instead (1 = the first block; the
+default is the encoder's final output, after its last norm): every clip is encoded once and each
+layer gets its own probe, which tells whether a task's cue (a speaker's pitch, a language) is
+clearer in the middle of the encoder than at its top, where Whisper keeps what transcription needs.
+
+    qwenlike probe --corpus runs/default/corpus [--tasks sound_event,instrument] [--layers 2,4,6] [--model REF] [--out F.json]
 """
 
 from __future__ import annotations
@@ -36,22 +41,39 @@ class ProbeResult:
     test_accuracy: float
     chance: float  # the majority-label baseline: the most frequent train label's share of the test split
     encode_seconds: float
+    layer: int | None = None  # encoder block whose output was probed; None: the encoder's final output
 
 
 @torch.no_grad()
-def pooled_features(model: Any, waves: Sequence[Any]) -> torch.Tensor:
-    """Clips -> (N, 2D): per clip the mean and std of its valid encoder frames over all its windows."""
+def pooled_features(model: Any, waves: Sequence[Any], layers: Sequence[int] | None = None) -> dict[int | None, torch.Tensor]:
+    """Clips -> {layer: (N, 2D)}: per clip the mean and std of its valid encoder frames over all its
+    windows, for each encoder block in `layers` (1-based) or, with None, the encoder's final output."""
     encoder = model.encoder.eval()
-    out = []
-    for wave in waves:
-        frames = []
-        for win in windows_of(wave):
-            hidden, valid = encoder(features_of([win], model.config))  # (1, E, D), (1,)
-            frames.append(hidden[0, : int(valid[0])].float())
-        h = torch.cat(frames)  # (T, D)
-        std = h.std(0) if h.shape[0] > 1 else torch.zeros_like(h[0])
-        out.append(torch.cat([h.mean(0), std]))
-    return torch.stack(out)
+    blocks = encoder.whisper.layers
+    keys: list[int | None] = list(layers) if layers else [None]
+    for k in keys:
+        if k is not None and not 1 <= k <= len(blocks):
+            raise UserError(f"--layers: the encoder has blocks 1..{len(blocks)}, not {k}")
+    seen: dict[int, torch.Tensor] = {}
+    hooks = [blocks[k - 1].register_forward_hook(lambda _m, _i, o, k=k: seen.__setitem__(k, o[0] if isinstance(o, tuple) else o))
+             for k in keys if k is not None]
+    out: dict[int | None, list[torch.Tensor]] = {k: [] for k in keys}
+    try:
+        for wave in waves:
+            frames: dict[int | None, list[torch.Tensor]] = {k: [] for k in keys}
+            for win in windows_of(wave):
+                hidden, valid = encoder(features_of([win], model.config))  # (1, E, D), (1,)
+                n = int(valid[0])
+                for k in keys:
+                    frames[k].append((hidden if k is None else seen[k])[0, :n].float())
+            for k in keys:
+                h = torch.cat(frames[k])  # (T, D)
+                std = h.std(0) if h.shape[0] > 1 else torch.zeros_like(h[0])
+                out[k].append(torch.cat([h.mean(0), std]))
+    finally:
+        for h in hooks:
+            h.remove()
+    return {k: torch.stack(v) for k, v in out.items()}
 
 
 def fit_linear(x: torch.Tensor, y: torch.Tensor, n_classes: int, l2: float = 1e-3, iters: int = 300):
@@ -89,9 +111,10 @@ def _clips_and_labels(task: Any, split: str, corpus: str, limit: int | None) -> 
 
 
 def probe_tasks(model: Any, corpus: str, tasks: Sequence[str] | None = None, limit: int | None = None,
-                progress: Callable[[str], None] | None = None) -> list[ProbeResult]:
+                progress: Callable[[str], None] | None = None, layers: Sequence[int] | None = None) -> list[ProbeResult]:
     """Probe each closed-set, single-clip task of the corpus (or those named) with `model`'s encoder
-    (an AudioLM: only its encoder runs); at most `limit` clips per split."""
+    (an AudioLM: only its encoder runs); at most `limit` clips per split. With `layers`, one result
+    per task and encoder block (1-based) instead of one on the encoder's final output."""
     from .tasks import load_tasks
 
     if not Path(corpus).exists():
@@ -116,30 +139,33 @@ def probe_tasks(model: Any, corpus: str, tasks: Sequence[str] | None = None, lim
             if progress:
                 progress(f"{n}: skipped (needs 2+ train labels and a test split)")
             continue
-        x_tr = pooled_features(model, tr_w)
-        x_te = pooled_features(model, te_w)
+        f_tr = pooled_features(model, tr_w, layers)
+        f_te = pooled_features(model, te_w, layers)
         secs = time.perf_counter() - t0
         idx = {c: i for i, c in enumerate(classes)}
         y_tr = torch.tensor([idx[c] for c in tr_y])
-        predict = fit_linear(x_tr, y_tr, len(classes))
-        pred = [classes[int(i)] for i in predict(x_te)]
         top = max(classes, key=tr_y.count)
-        r = ProbeResult(n, len(classes), len(tr_y), len(te_y),
-                        float((predict(x_tr) == y_tr).double().mean()),
-                        sum(p == y for p, y in zip(pred, te_y)) / len(te_y),
-                        te_y.count(top) / len(te_y), round(secs, 1))
-        results.append(r)
-        if progress:
-            progress(f"{n}: test accuracy {r.test_accuracy:.3f} (train {r.train_accuracy:.3f}, majority label {r.chance:.3f}, "
-                     f"{r.n_train} train / {r.n_test} test clips, {secs:.0f} s)")
+        for layer, x_tr in f_tr.items():
+            predict = fit_linear(x_tr, y_tr, len(classes))
+            pred = [classes[int(i)] for i in predict(f_te[layer])]
+            r = ProbeResult(n, len(classes), len(tr_y), len(te_y),
+                            float((predict(x_tr) == y_tr).double().mean()),
+                            sum(p == y for p, y in zip(pred, te_y)) / len(te_y),
+                            te_y.count(top) / len(te_y), round(secs, 1), layer)
+            results.append(r)
+            if progress:
+                at = "" if layer is None else f" at block {layer}"
+                progress(f"{n}{at}: test accuracy {r.test_accuracy:.3f} (train {r.train_accuracy:.3f}, majority label {r.chance:.3f}, "
+                         f"{r.n_train} train / {r.n_test} test clips, {secs:.0f} s)")
     return results
 
 
 def table(results: Sequence[ProbeResult]) -> str:
-    lines = ["| task | labels | train clips | test clips | probe train acc | probe test acc | majority-label baseline |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| task | encoder output | labels | train clips | test clips | probe train acc | probe test acc | majority-label baseline |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        lines.append(f"| {r.task} | {r.labels} | {r.n_train} | {r.n_test} | {r.train_accuracy:.3f} | "
+        at = "final" if r.layer is None else f"block {r.layer}"
+        lines.append(f"| {r.task} | {at} | {r.labels} | {r.n_train} | {r.n_test} | {r.train_accuracy:.3f} | "
                      f"{r.test_accuracy:.3f} | {r.chance:.3f} |")
     return "\n".join(lines)
 

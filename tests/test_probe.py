@@ -72,10 +72,11 @@ def test_cli_prints_a_table_writes_json_and_refuses_bad_input_in_one_line(tiny_d
     out = tmp_path / "probe.json"
     assert main(["probe", "--corpus", str(corpus), "--model", str(tiny_dir), "--tasks", "sound_event", "--out", str(out), "--quiet"]) == 0
     table = capsys.readouterr().out
-    assert "| sound_event | 3 | 24 | 12 |" in table and "1.000" in table
+    assert "| sound_event | final | 3 | 24 | 12 |" in table and "1.000" in table
     saved = json.loads(out.read_text())
     assert saved["tasks"][0]["task"] == "sound_event" and saved["tasks"][0]["test_accuracy"] == 1.0
     for args, msg in ((["--tasks", "asr"], "not a closed-set"), (["--tasks", "nope"], "unknown task"),
+                      (["--tasks", "sound_event", "--layers", "0"], "blocks 1.."), (["--layers", "two"], "block numbers"),
                       (["--corpus", str(tmp_path / "missing")], "corpus not found")):
         argv = ["probe", "--corpus", str(corpus), "--model", str(tiny_dir), *args]
         if args[0] == "--corpus":
@@ -83,3 +84,25 @@ def test_cli_prints_a_table_writes_json_and_refuses_bad_input_in_one_line(tiny_d
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and msg in err[0], err
+
+
+def test_layers_probe_each_encoder_block_from_one_encoding_and_leave_the_model_as_it_was(tiny_dir, corpus, tmp_path, capsys):
+    model = from_pretrained(tiny_dir)
+    n_blocks = len(model.encoder.whisper.layers)
+    res = probe_tasks(model, str(corpus), ["sound_event", "speaker_gender"], layers=[1, n_blocks])
+    assert [(r.task, r.layer) for r in res] == [("sound_event", 1), ("sound_event", n_blocks),
+                                                ("speaker_gender", 1), ("speaker_gender", n_blocks)]
+    by = {(r.task, r.layer): r for r in res}
+    assert by["sound_event", 1].test_accuracy == 1.0  # the pitch band is plain from the first block on
+    assert all(r.n_test == 12 and r.test_accuracy <= 0.75 for r in res if r.task == "speaker_gender")
+    # the hooks are gone: the default probe afterwards is the final output's, as before
+    assert all(not b._forward_hooks for b in model.encoder.whisper.layers)
+    final = probe_tasks(model, str(corpus), ["sound_event"])
+    assert [(r.layer, r.test_accuracy) for r in final] == [(None, 1.0)]
+    out = tmp_path / "layers.json"
+    assert main(["probe", "--corpus", str(corpus), "--model", str(tiny_dir), "--tasks", "sound_event",
+                 "--layers", f"1,{n_blocks}", "--out", str(out), "--quiet"]) == 0
+    table = capsys.readouterr().out
+    assert "| sound_event | block 1 | 3 | 24 | 12 |" in table and f"| sound_event | block {n_blocks} |" in table
+    saved = json.loads(out.read_text())
+    assert saved["layers"] == [1, n_blocks] and [t["layer"] for t in saved["tasks"]] == [1, n_blocks]
