@@ -44,6 +44,7 @@ class ModelConfig:
     lora: LoraConfig = field(default_factory=LoraConfig)
     gradient_checkpointing: bool = False
     cache_encoder_features: bool = False  # frozen encoder only: encode each clip once, reuse
+    encoder_taps: list[int] | None = None  # earlier encoder blocks the adapter also sees (None: as loaded)
 
 
 @dataclass
@@ -163,6 +164,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         (item,) = typing.get_args(tp)
         if isinstance(value, str):  # command line: a,b,c
             value = [v for v in value.split(",") if v]
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]  # command line: key=2 reads as a number; a one-item list is what it means
         if not isinstance(value, list):
             raise UserError(f"{key}: expected a list, got {value!r}")
         return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]

@@ -6,6 +6,12 @@ frames, D encoder width.
 transformers' WhisperEncoder.forward insists on 3000 mel frames (30 s); we drive its submodules
 ourselves so a 5 s window costs 5 s of compute. `pad_to_window=True` reproduces Qwen2-Audio
 exactly (30 s of features, padding frames masked out of attention) for checkpoints trained so.
+
+`taps` adds earlier blocks' outputs beside the final one: (B, E, D) becomes (B, E, D * (1 + len(taps))),
+each tapped block's output layer-normalised without learnt scale (its residual stream is not on the
+final output's scale). Whisper's top block keeps what transcription needs; speaker, language and
+sound cues are plainer mid-encoder (`qwenlike probe --layers`), so an adapter that sees both can
+read them.
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ from .audio import Features, encoder_frames
 
 
 class AudioEncoder(nn.Module):
-    def __init__(self, config: WhisperConfig, final_norm: bool = True, pad_to_window: bool = False):
+    def __init__(self, config: WhisperConfig, final_norm: bool = True, pad_to_window: bool = False,
+                 taps: tuple[int, ...] | list[int] = ()):
         super().__init__()
         self.config = config
         self.pad_to_window = pad_to_window
+        self.taps = check_taps(taps, config.encoder_layers)
         self.whisper = WhisperEncoder(config)
         if not final_norm:  # the norm lives in the projector (Qwen2-Audio pools before normalising)
             self.whisper.layer_norm = nn.Identity()
@@ -31,7 +39,8 @@ class AudioEncoder(nn.Module):
 
     @property
     def dim(self) -> int:
-        return self.config.d_model
+        """Width of what forward returns: the final output, then each tapped block's."""
+        return self.config.d_model * (1 + len(self.taps))
 
     @property
     def dtype(self) -> torch.dtype:
@@ -61,12 +70,25 @@ class AudioEncoder(nn.Module):
         mask2d = torch.arange(e, device=x.device)[None, :] < valid[:, None]  # (B, E)
         full = bool(mask2d.all())  # no padding anywhere: no mask, and the attention kernel's fast path
         mask = None if full else create_bidirectional_mask(config=self.config, inputs_embeds=x, attention_mask=mask2d.long())
-        for layer in w.layers:
+        tapped = []
+        for i, layer in enumerate(w.layers, 1):
             if self.gradient_checkpointing and self.training:
                 x = torch.utils.checkpoint.checkpoint(layer, x, mask, use_reentrant=False)
             else:
                 x = layer(x, mask)
+            if i in self.taps:
+                tapped.append(nn.functional.layer_norm(x, x.shape[-1:]))  # (B, E, D), no learnt scale
         x = w.layer_norm(x)  # (B, E, D)
+        if tapped:
+            x = torch.cat([x, *tapped], dim=-1)  # (B, E, D * (1 + taps))
         if not self.pad_to_window and not full:
             x = x * mask2d[..., None].to(x.dtype)  # padded frames -> 0 (stacking projectors see zeros)
         return x, valid
+
+
+def check_taps(taps: tuple[int, ...] | list[int], n_layers: int) -> tuple[int, ...]:
+    """Encoder blocks to tap (1-based, sorted, distinct, below the top block, which is always out)."""
+    t = tuple(sorted({int(k) for k in taps}))
+    if len(t) != len(list(taps)) or any(not 1 <= k < n_layers for k in t):
+        raise ValueError(f"encoder taps must be distinct blocks in 1..{n_layers - 1} (block {n_layers} is the final output), not {list(taps)}")
+    return t

@@ -21,7 +21,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, WhisperConfig
 
 from .audio import projector_tokens
 from .chat import AUDIO_TOKEN, IGNORE
-from .encoder import AudioEncoder
+from .encoder import AudioEncoder, check_taps
 from .inputs import AudioBatch, Batch
 from .projector import ProjectorConfig, build_projector
 
@@ -57,6 +57,7 @@ class AudioLMConfig:
     projector: ProjectorConfig = field(default_factory=ProjectorConfig)
     encoder_final_norm: bool = True  # False: the norm sits in the projector (Qwen2-Audio)
     pad_to_window: bool = False  # True: encode 30 s windows with masks (Qwen2-Audio checkpoints)
+    encoder_taps: list[int] = field(default_factory=list)  # earlier encoder blocks the adapter also sees
     chat_template: str = "tokenizer"  # "qwen2-audio" | "tokenizer"
     system_prompt: str | None = None
     audio_token: str = AUDIO_TOKEN
@@ -131,7 +132,7 @@ class AudioLM(nn.Module):
     def __init__(self, config: AudioLMConfig, lm: nn.Module | None = None, tokenizer: Any = None):
         super().__init__()
         self.config = config
-        self.encoder = AudioEncoder(config.whisper_config(), config.encoder_final_norm, config.pad_to_window)
+        self.encoder = AudioEncoder(config.whisper_config(), config.encoder_final_norm, config.pad_to_window, config.encoder_taps)
         config.projector.in_dim = self.encoder.dim
         self.lm = lm if lm is not None else AutoModelForCausalLM.from_config(config.lm_config())
         config.lm = _plain_config(self.lm.config)  # what the LM really is, stable across save/load
@@ -220,6 +221,20 @@ class AudioLM(nn.Module):
         n = int(keep.sum())
         loss = loss_sum / (loss_normalizer if loss_normalizer is not None else max(n, 1))
         return {"loss": loss, "loss_sum": loss_sum.detach(), "n_tokens": n}
+
+    def set_encoder_taps(self, taps: list[int]) -> bool:
+        """Let the adapter see these earlier encoder blocks too (`model.encoder_taps` in a recipe):
+        the encoder keeps its weights, the projector is rebuilt for the wider input, freshly
+        initialised (seed first for a reproducible init). Returns whether anything changed."""
+        new = list(check_taps(taps, self.config.whisper_config().encoder_layers))
+        if new == list(self.config.encoder_taps):
+            return False
+        ref = next(self.projector.parameters())
+        self.config.encoder_taps = new
+        self.encoder.taps = tuple(new)
+        self.config.projector.in_dim = self.encoder.dim
+        self.projector = build_projector(self.config.projector).to(device=ref.device, dtype=ref.dtype)
+        return True
 
     def attach_ctc_head(self) -> CTCHead:
         """Give the model the blank vector and logit scale `ctc_loss` trains (qwenlike train does

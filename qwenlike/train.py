@@ -161,6 +161,14 @@ def build_model(cfg: TrainConfig, dist: Dist):
         model = from_pretrained(folder)
         base_ref = m.path if (m.path == "default" or is_build_spec(m.path)) else str(folder.resolve())
     model.float()
+    if m.encoder_taps is not None and list(m.encoder_taps) != list(model.config.encoder_taps):
+        if m.projector != "full":
+            raise UserError("model.encoder_taps changes the adapter's input: it needs model.projector: full (a new adapter is trained)")
+        torch.manual_seed(cfg.seed)  # the rebuilt projector's init: the same seed, the same weights
+        try:
+            model.set_encoder_taps(list(m.encoder_taps))
+        except ValueError as e:
+            raise UserError(f"model.encoder_taps: {e}") from None
     if cfg.data.system_prompt:
         model.config.system_prompt = cfg.data.system_prompt
     lora = None
