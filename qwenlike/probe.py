@@ -51,9 +51,7 @@ def pooled_features(model: Any, waves: Sequence[Any], layers: Sequence[int] | No
     encoder = model.encoder.eval()
     blocks = encoder.whisper.layers
     keys: list[int | None] = list(layers) if layers else [None]
-    for k in keys:
-        if k is not None and not 1 <= k <= len(blocks):
-            raise UserError(f"--layers: the encoder has blocks 1..{len(blocks)}, not {k}")
+    _check_layers(model, layers)
     seen: dict[int, torch.Tensor] = {}
     hooks = [blocks[k - 1].register_forward_hook(lambda _m, _i, o, k=k: seen.__setitem__(k, o[0] if isinstance(o, tuple) else o))
              for k in keys if k is not None]
@@ -74,6 +72,13 @@ def pooled_features(model: Any, waves: Sequence[Any], layers: Sequence[int] | No
         for h in hooks:
             h.remove()
     return {k: torch.stack(v) for k, v in out.items()}
+
+
+def _check_layers(model: Any, layers: Sequence[int] | None) -> None:
+    n = len(model.encoder.whisper.layers)
+    for k in layers or ():
+        if not 1 <= k <= n:
+            raise UserError(f"--layers: the encoder has blocks 1..{n}, not {k}")
 
 
 def fit_linear(x: torch.Tensor, y: torch.Tensor, n_classes: int, l2: float = 1e-3, iters: int = 300):
@@ -119,6 +124,7 @@ def probe_tasks(model: Any, corpus: str, tasks: Sequence[str] | None = None, lim
 
     if not Path(corpus).exists():
         raise UserError(f"corpus not found: {corpus}")
+    _check_layers(model, layers)  # before any clip is loaded
     sets = Path(corpus) / "label_sets.json"
     catalogue = load_tasks(label_sets=sets if sets.exists() else None)
     usable = {n: t for n, t in catalogue.items() if t.closed and len(t.audio) == 1}
