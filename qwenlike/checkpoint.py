@@ -251,6 +251,8 @@ def merge_lora(model: AudioLM) -> AudioLM:
             module.merge()
             parent_name, _, child = name.rpartition(".")
             setattr(model.get_submodule(parent_name) if parent_name else model, child, module.get_base_layer())
+    if hasattr(model, "peft_config"):  # no LoRA layer is left: a later stage's LoRA is not a second adapter
+        del model.peft_config
     return model
 
 
@@ -280,7 +282,9 @@ def save_delta(model: AudioLM, out: str | Path, base: str, names: list[str], lor
 def pack_delta(src: str | Path, out: str | Path, dtype: torch.dtype = torch.float16) -> Path:
     """A delta checkpoint as it ships: its config, tokenizer and trained weights (stored in `dtype`,
     fp16 by default: half the bytes, loaded back into fp32 parameters), without the training state
-    (optimizer, RNG, trainer state; the resolved train_config.yaml stays). Written atomically."""
+    (optimizer, RNG, trainer state; the resolved train_config.yaml stays). Written atomically. A stage
+    trained on an earlier LoRA stage (its base is that delta) is folded into one delta over the first
+    plain base, so that the package needs no training folder."""
     from safetensors.torch import load_file, save_file
 
     src = Path(src)
@@ -288,7 +292,9 @@ def pack_delta(src: str | Path, out: str | Path, dtype: torch.dtype = torch.floa
     if "delta" not in meta:
         raise UserError(f"{src}: not a delta checkpoint (nothing to pack)")
     training = {"optimizer.pt", "trainer_state.json", DELTA_WEIGHTS}
-    state = {k: v.to(dtype).contiguous() for k, v in load_file(str(src / DELTA_WEIGHTS)).items()}
+    state = load_file(str(src / DELTA_WEIGHTS))
+    meta, state = _fold_delta_bases(src, meta, state)
+    state = {k: v.to(dtype).contiguous() for k, v in state.items()}
     with atomic_dir(out) as tmp:
         for f in src.iterdir():
             if f.is_file() and f.name not in training and not f.name.startswith("rng-rank"):
@@ -298,6 +304,62 @@ def pack_delta(src: str | Path, out: str | Path, dtype: torch.dtype = torch.floa
         save_file(state, str(tmp / DELTA_WEIGHTS), metadata={"format": "pt"})
         os.chmod(tmp / DELTA_WEIGHTS, 0o644)  # safetensors writes 0600; a shipped file is readable by all
     return Path(out)
+
+
+def _fold_delta_bases(path: Path, meta: dict[str, Any], state: dict[str, torch.Tensor]):
+    """A delta whose base is itself a LoRA delta (a stage trained on a merged earlier stage) -> one delta
+    over the first plain base: the earlier stage's weights that this one did not retrain are kept, and
+    the two LoRAs become one of rank r1 + r2 (A stacked, B side by side, each B scaled by its own
+    alpha/r, alpha = rank), which adds exactly the same weight change as merging both in turn."""
+    from safetensors.torch import load_file
+
+    from .paths import is_build_spec
+
+    while True:
+        ref = _base_ref(path, meta["delta"]["base"])
+        if ref == "default" or is_build_spec(ref):
+            return meta, state
+        base = Path(ref)
+        base_meta = _read_config(base) if (base / CONFIG).exists() else {}
+        if "delta" not in base_meta:
+            return meta, state
+        base_state = {k: v for k, v in load_file(str(base / DELTA_WEIGHTS)).items() if not k.startswith(TRAINING_ONLY)}
+        own = {k: v for k, v in state.items() if not k.startswith(TRAINING_ONLY)}
+        lora1, lora2 = base_meta["delta"].get("lora"), meta["delta"].get("lora")
+        plain = {**{k: v for k, v in base_state.items() if ".lora_" not in k},
+                 **{k: v for k, v in own.items() if ".lora_" not in k}}  # fmt: skip
+        if lora1 and lora2:
+            lora, lora_state = _stack_loras(lora1, base_state, lora2, own)
+        else:
+            lora = lora1 or lora2
+            lora_state = {k: v for k, v in (base_state if lora1 else own).items() if ".lora_" in k}
+        meta = {**meta, "delta": {**meta["delta"], "base": _base_ref(base, base_meta["delta"]["base"]), "lora": lora}}
+        state, path = {**plain, **lora_state}, base
+
+
+def _stack_loras(spec1: dict[str, Any], s1: dict[str, torch.Tensor], spec2: dict[str, Any], s2: dict[str, torch.Tensor]):
+    """Two LoRAs over the same weights as one: rank r1 + r2, alpha = rank (scale 1), each B carrying its
+    own scale; a module only one of them adapts gets zeros in the other's rows."""
+    r1, r2 = int(spec1["r"]), int(spec2["r"])
+    k1, k2 = spec1["alpha"] / r1, spec2["alpha"] / r2
+    modules = sorted({k.split(".lora_")[0] for k in (*s1, *s2) if ".lora_" in k})
+    out: dict[str, torch.Tensor] = {}
+    for m in modules:
+        names = {part: [k for k in (*s1, *s2) if k.startswith(f"{m}.lora_{part}.")][0] for part in ("A", "B")}
+        a1, b1 = s1.get(names["A"]), s1.get(names["B"])
+        a2, b2 = s2.get(names["A"]), s2.get(names["B"])
+        fan_in = (a1 if a1 is not None else a2).shape[1]
+        fan_out = (b1 if b1 is not None else b2).shape[0]
+        a1 = a1.float() if a1 is not None else torch.zeros(r1, fan_in)
+        b1 = b1.float() * k1 if b1 is not None else torch.zeros(fan_out, r1)
+        a2 = a2.float() if a2 is not None else torch.zeros(r2, fan_in)
+        b2 = b2.float() * k2 if b2 is not None else torch.zeros(fan_out, r2)
+        out[names["A"]] = torch.cat([a1, a2], 0)
+        out[names["B"]] = torch.cat([b1, b2], 1)
+    t1, t2 = spec1["target_modules"], spec2["target_modules"]
+    spec = {"r": r1 + r2, "alpha": r1 + r2, "dropout": 0.0,
+            "target_modules": t1 if t1 == t2 else f"(?:{t1})|(?:{t2})"}  # fmt: skip
+    return spec, out
 
 
 TRAINING_ONLY = ("ctc_head.",)  # weights a checkpoint keeps for resume that are not part of the model

@@ -105,6 +105,41 @@ def test_pack_delta_ships_fp16_trained_weights_without_training_state(tmp_path):
         assert got[n].dtype == torch.float32 and torch.equal(got[n], want), n
 
 
+def test_pack_delta_folds_a_stage_trained_on_an_earlier_lora_stage(tmp_path):
+    """Stage 3 trains a fresh LoRA on stage 2 merged (its base is stage 2's delta); what ships must be
+    one delta over the plain base: the two LoRAs as one of rank 6 that changes the weights exactly as
+    merging both in turn, stage 3's projector, and stage 2's LoRA on a module stage 3 left alone."""
+    from qwenlike.checkpoint import apply_lora, lora_regex
+
+    save_pretrained(tiny_audiolm(seed=0), tmp_path / "base")
+
+    def stage(start: Path, out: Path, r: int, targets: list[str], seed: int) -> None:
+        model = from_pretrained(start)
+        spec = {"r": r, "alpha": 2 * r, "dropout": 0.0, "target_modules": lora_regex(targets, [])}
+        apply_lora(model, spec)
+        g = torch.Generator().manual_seed(seed)
+        names = [n for n, _ in model.named_parameters() if ".lora_" in n or n.startswith("projector.")]
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if n in names:
+                    p.add_(torch.randn(p.shape, generator=g) * 0.05)
+        save_delta(model, out, base=str(start), names=names, lora=spec)
+
+    stage(tmp_path / "base", tmp_path / "s2", 4, ["q_proj", "v_proj"], 1)
+    stage(tmp_path / "s2", tmp_path / "s3", 2, ["q_proj", "o_proj"], 2)
+    pack_delta(tmp_path / "s3", tmp_path / "packed", dtype=torch.float32)
+    meta = json.loads((tmp_path / "packed" / "config.json").read_text())
+    assert meta["delta"]["base"] == str(tmp_path / "base") and meta["delta"]["lora"]["r"] == 6
+    stacked = dict(from_pretrained(tmp_path / "s3").named_parameters())  # stage 2 merged, then stage 3
+    shutil.rmtree(tmp_path / "s2")  # the package does not need the earlier stage
+    want = dict(from_pretrained(tmp_path / "packed").named_parameters())
+    base = dict(from_pretrained(tmp_path / "base").named_parameters())
+    changed = [n for n in stacked if not torch.equal(stacked[n], base[n])]
+    assert any("v_proj" in n for n in changed) and any("o_proj" in n for n in changed)
+    for n, p in stacked.items():
+        torch.testing.assert_close(want[n], p, rtol=0, atol=1e-6, msg=n)
+
+
 def test_the_shipped_default_model_is_only_the_trained_weights():
     d = paths.default_model_dir()
     assert d is not None and d == paths.DEFAULT_MODEL
