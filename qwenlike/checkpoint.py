@@ -342,20 +342,24 @@ def _stack_loras(spec1: dict[str, Any], s1: dict[str, torch.Tensor], spec2: dict
     own scale; a module only one of them adapts gets zeros in the other's rows."""
     r1, r2 = int(spec1["r"]), int(spec2["r"])
     k1, k2 = spec1["alpha"] / r1, spec2["alpha"] / r2
-    modules = sorted({k.split(".lora_")[0] for k in (*s1, *s2) if ".lora_" in k})
+    names: dict[str, dict[str, str]] = {}  # module -> {"A": its lora_A key, "B": its lora_B key}
+    for k in (*s1, *s2):
+        if ".lora_" in k:
+            module, _, rest = k.partition(".lora_")
+            names.setdefault(module, {})[rest[0]] = k
     out: dict[str, torch.Tensor] = {}
-    for m in modules:
-        names = {part: [k for k in (*s1, *s2) if k.startswith(f"{m}.lora_{part}.")][0] for part in ("A", "B")}
-        a1, b1 = s1.get(names["A"]), s1.get(names["B"])
-        a2, b2 = s2.get(names["A"]), s2.get(names["B"])
+    for m in sorted(names):
+        a_key, b_key = names[m]["A"], names[m]["B"]
+        a1, b1 = s1.get(a_key), s1.get(b_key)
+        a2, b2 = s2.get(a_key), s2.get(b_key)
         fan_in = (a1 if a1 is not None else a2).shape[1]
         fan_out = (b1 if b1 is not None else b2).shape[0]
         a1 = a1.float() if a1 is not None else torch.zeros(r1, fan_in)
         b1 = b1.float() * k1 if b1 is not None else torch.zeros(fan_out, r1)
         a2 = a2.float() if a2 is not None else torch.zeros(r2, fan_in)
         b2 = b2.float() * k2 if b2 is not None else torch.zeros(fan_out, r2)
-        out[names["A"]] = torch.cat([a1, a2], 0)
-        out[names["B"]] = torch.cat([b1, b2], 1)
+        out[a_key] = torch.cat([a1, a2], 0)
+        out[b_key] = torch.cat([b1, b2], 1)
     t1, t2 = spec1["target_modules"], spec2["target_modules"]
     spec = {"r": r1 + r2, "alpha": r1 + r2, "dropout": 0.0,
             "target_modules": t1 if t1 == t2 else f"(?:{t1})|(?:{t2})"}  # fmt: skip
