@@ -55,21 +55,23 @@ def test_a_delta_over_a_build_spec_loads_its_base_from_the_cache(tmp_path, monke
     assert same_weights(from_pretrained(SPEC), base)
 
 
+def default_stage(recipe: str, out: Path, tones: Path, *extra: str) -> None:
+    """Two steps of a shipped recipe on tones, a tiny model unless `extra` starts from a checkpoint."""
+    run([str(ROOT / "recipes" / recipe), "model.path=null", "model.tiny=true", "data.corpus=null", "data.mixture=null",
+         f"data.manifest={tones}", f"output_dir={out}", "global_batch_size=4", "data.micro_batch_size=2",
+         "max_steps=2", "save_every=2", "precision=fp32", *QUIET, *extra])  # fmt: skip
+
+
 def test_stage_two_checkpoints_do_not_need_the_stage_one_folder(tmp_path):
     """default-sft starts from default-ctc's adapter-only delta (its CTC head left behind) and retrains
     the projector: its deltas sit on stage 1's own base, so deleting the stage-1 run loses nothing."""
     tones = write_tone_manifest(tmp_path / "tones", n=8, seconds=2.0)
 
-    def stage(recipe: str, out: Path, *extra: str) -> None:
-        run([str(ROOT / "recipes" / recipe), "model.path=null", "model.tiny=true", "data.corpus=null", "data.mixture=null",
-             f"data.manifest={tones}", f"output_dir={out}", "global_batch_size=4", "data.micro_batch_size=2",
-             "max_steps=2", "save_every=2", "precision=fp32", *QUIET, *extra])  # fmt: skip
-
     s1, s2 = tmp_path / "ctc", tmp_path / "sft"
-    stage("default-ctc.yaml", s1)
+    default_stage("default-ctc.yaml", s1, tones)
     with safe_open(str(s1 / "checkpoint-2" / "delta.safetensors"), framework="pt") as f:
         assert {n.split(".")[0] for n in f.keys()} == {"projector", "ctc_head"}
-    stage("default-sft.yaml", s2, "model.tiny=false", f"model.path={s1 / 'checkpoint-2'}")
+    default_stage("default-sft.yaml", s2, tones, "model.tiny=false", f"model.path={s1 / 'checkpoint-2'}")
     meta = json.loads((s2 / "checkpoint-2" / "config.json").read_text())
     assert meta["delta"]["base"] == str((s1 / "base").resolve())
     with safe_open(str(s2 / "checkpoint-2" / "delta.safetensors"), framework="pt") as f:
@@ -82,6 +84,30 @@ def test_stage_two_checkpoints_do_not_need_the_stage_one_folder(tmp_path):
     assert same_weights(before, after)
     p1, p2 = stage1.projector.state_dict(), after.projector.state_dict()
     assert any(not torch.equal(p1[k], p2[k]) for k in p1)  # stage 2 trained the projector further
+
+
+def test_the_three_default_recipes_chain_and_pack_into_one_delta_over_stage_one_base(tmp_path):
+    """default-cls trains a fresh LoRA on default-sft's checkpoint (merged on load), which sits on
+    default-ctc's: packed, the chain is one delta over stage 1's base with both LoRAs as one of rank
+    32, which answers as the stacked model does without stage 2's folder."""
+    tones = write_tone_manifest(tmp_path / "tones", n=8, seconds=2.0)
+
+    s1, s2, s3 = tmp_path / "ctc", tmp_path / "sft", tmp_path / "cls"
+    default_stage("default-ctc.yaml", s1, tones)
+    default_stage("default-sft.yaml", s2, tones, "model.tiny=false", f"model.path={s1 / 'checkpoint-2'}")
+    default_stage("default-cls.yaml", s3, tones, "model.tiny=false", f"model.path={s2 / 'checkpoint-2'}")
+    assert json.loads((s3 / "checkpoint-2" / "config.json").read_text())["delta"]["base"] == str((s2 / "checkpoint-2").resolve())
+    pack_delta(s3 / "checkpoint-2", tmp_path / "packed", dtype=torch.float32)
+    meta = json.loads((tmp_path / "packed" / "config.json").read_text())
+    assert meta["delta"]["base"] == str((s1 / "base").resolve()) and meta["delta"]["lora"]["r"] == 32
+    stacked = from_pretrained(s3 / "checkpoint-2").eval()
+    shutil.rmtree(s2)
+    packed = from_pretrained(tmp_path / "packed").eval()
+    ids = torch.randint(0, packed.lm.config.vocab_size, (1, 12), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(packed.lm(input_ids=ids).logits, stacked.lm(input_ids=ids).logits, rtol=0, atol=1e-4)
+    changed = [k for k, v in packed.projector.state_dict().items() if not torch.equal(v, stacked.projector.state_dict()[k])]
+    assert not changed  # stage 3's projector ships as trained
 
 
 def test_pack_delta_ships_fp16_trained_weights_without_training_state(tmp_path):
