@@ -285,15 +285,14 @@ def pack_delta(src: str | Path, out: str | Path, dtype: torch.dtype = torch.floa
     (optimizer, RNG, trainer state; the resolved train_config.yaml stays). Written atomically. A stage
     trained on an earlier LoRA stage (its base is that delta) is folded into one delta over the first
     plain base, so that the package needs no training folder."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
     src = Path(src)
     meta = _read_config(src)
     if "delta" not in meta:
         raise UserError(f"{src}: not a delta checkpoint (nothing to pack)")
     training = {"optimizer.pt", "trainer_state.json", DELTA_WEIGHTS}
-    state = load_file(str(src / DELTA_WEIGHTS))
-    meta, state = _fold_delta_bases(src, meta, state)
+    meta, state = _fold_delta_bases(src, meta, _delta_weights(src))
     state = {k: v.to(dtype).contiguous() for k, v in state.items()}
     with atomic_dir(out) as tmp:
         for f in src.iterdir():
@@ -311,8 +310,6 @@ def _fold_delta_bases(path: Path, meta: dict[str, Any], state: dict[str, torch.T
     over the first plain base: the earlier stage's weights that this one did not retrain are kept, and
     the two LoRAs become one of rank r1 + r2 (A stacked, B side by side, each B scaled by its own
     alpha/r, alpha = rank), which adds exactly the same weight change as merging both in turn."""
-    from safetensors.torch import load_file
-
     from .paths import is_build_spec
 
     while True:
@@ -323,16 +320,15 @@ def _fold_delta_bases(path: Path, meta: dict[str, Any], state: dict[str, torch.T
         base_meta = _read_config(base) if (base / CONFIG).exists() else {}
         if "delta" not in base_meta:
             return meta, state
-        base_state = {k: v for k, v in load_file(str(base / DELTA_WEIGHTS)).items() if not k.startswith(TRAINING_ONLY)}
-        own = {k: v for k, v in state.items() if not k.startswith(TRAINING_ONLY)}
+        base_state = _delta_weights(base)
         lora1, lora2 = base_meta["delta"].get("lora"), meta["delta"].get("lora")
         plain = {**{k: v for k, v in base_state.items() if ".lora_" not in k},
-                 **{k: v for k, v in own.items() if ".lora_" not in k}}  # fmt: skip
+                 **{k: v for k, v in state.items() if ".lora_" not in k}}  # fmt: skip
         if lora1 and lora2:
-            lora, lora_state = _stack_loras(lora1, base_state, lora2, own)
+            lora, lora_state = _stack_loras(lora1, base_state, lora2, state)
         else:
             lora = lora1 or lora2
-            lora_state = {k: v for k, v in (base_state if lora1 else own).items() if ".lora_" in k}
+            lora_state = {k: v for k, v in (base_state if lora1 else state).items() if ".lora_" in k}
         meta = {**meta, "delta": {**meta["delta"], "base": _base_ref(base, base_meta["delta"]["base"]), "lora": lora}}
         state, path = {**plain, **lora_state}, base
 
@@ -369,6 +365,14 @@ def _stack_loras(spec1: dict[str, Any], s1: dict[str, torch.Tensor], spec2: dict
 TRAINING_ONLY = ("ctc_head.",)  # weights a checkpoint keeps for resume that are not part of the model
 
 
+def _delta_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A delta folder's model weights: its stored tensors without the training-only ones (`objective:
+    ctc`'s head: blank vector and logit scale, kept for resume)."""
+    from safetensors.torch import load_file
+
+    return {k: v for k, v in load_file(str(path / DELTA_WEIGHTS)).items() if not k.startswith(TRAINING_ONLY)}
+
+
 def delta_parts(path: str | Path) -> tuple[str, set[str], bool] | None:
     """(base reference as stored or made absolute, stored weight names, has LoRA) of a delta checkpoint,
     or None for any other model folder."""
@@ -395,8 +399,6 @@ def _base_ref(path: Path, ref: str) -> str:
 
 def load_delta(path: Path, meta: dict[str, Any], merge: bool = True) -> AudioLM:
     """A delta checkpoint -> base model + its LoRA layers + the stored weights (merged by default)."""
-    from safetensors.torch import load_file
-
     from .paths import resolve_model_ref
 
     # a build spec (e.g. whisper-base+smollm2-135m-instruct) is assembled from installed packages
@@ -417,8 +419,7 @@ def load_delta(path: Path, meta: dict[str, Any], merge: bool = True) -> AudioLM:
     f = path / DELTA_WEIGHTS
     if not f.exists():
         raise UserError(f"{path}: no {DELTA_WEIGHTS}")
-    # `objective: ctc`'s head (blank vector, logit scale) is for training and its resume only
-    state = {k: v for k, v in load_file(str(f)).items() if not k.startswith(TRAINING_ONLY)}
+    state = _delta_weights(path)
     params = dict(model.named_parameters())
     unknown = sorted(set(state) - set(params))
     if unknown:
