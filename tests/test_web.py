@@ -240,8 +240,39 @@ def test_page_end_to_end(served, tiny_dir, tmp_path):
             page.select_option("#label-set", "Examples/Examples: yes / no")
             assert page.input_value("#labels") == "yes\nno"
 
-            # Stop (here: Esc) ends a long answer; the partial answer stays in the conversation
-            page.fill("#max-tokens", "1024")
+            # Stop (here: Esc) ends a long answer; the partial answer stays in the conversation.
+            # The tiny model writes its whole answer in well under a second, so for this one answer the
+            # browser gets a slow connection: the stream is handed to the page one event at a time, each
+            # event after the first text held back 2 s (or until Stop). Esc then always lands mid-answer
+            # (without this it raced the end of the stream on a loaded CI machine).
+            page.evaluate(
+                r"""() => { const orig = window.fetch;
+                           window.fetch = async (...args) => {
+                             const res = await orig(...args);
+                             if (!String(args[0]).endsWith('chat/completions') || !res.body) return res;
+                             window.fetch = orig;  // only this request
+                             const signal = (args[1] || {}).signal, reader = res.body.getReader();
+                             const dec = new TextDecoder(), enc = new TextEncoder();
+                             let buf = '', queue = [], ended = false, texted = false;
+                             const wait = ms => new Promise(r => { const t = setTimeout(r, ms);
+                               if (signal) signal.addEventListener('abort', () => { clearTimeout(t); r(); }, {once: true}); });
+                             const slow = new ReadableStream({ async pull(c) {
+                               if (texted) await wait(2000);
+                               if (signal && signal.aborted) { reader.cancel().catch(() => {}); c.error(new DOMException('stopped', 'AbortError')); return; }
+                               while (!queue.length && !ended) {
+                                 const { done, value } = await reader.read();
+                                 if (done) { ended = true; if (buf) queue.push(buf); break; }
+                                 buf += dec.decode(value, { stream: true });
+                                 for (let k; (k = buf.indexOf('\n\n')) >= 0; buf = buf.slice(k + 2)) queue.push(buf.slice(0, k + 2));
+                               }
+                               if (!queue.length) { c.close(); return; }
+                               const ev = queue.shift();
+                               if (/"content":\s*"[^"]/.test(ev)) texted = true;
+                               c.enqueue(enc.encode(ev)); } });
+                             return new Response(slow, { status: res.status, headers: res.headers });
+                           }; }"""
+            )  # fmt: skip
+            page.fill("#max-tokens", "64")
             page.fill("#question", "Tell me everything.")
             page.press("#question", "Enter")
             expect(page.locator("#stop")).to_be_visible()
@@ -249,6 +280,9 @@ def test_page_end_to_end(served, tiny_dir, tmp_path):
             page.keyboard.press("Escape")
             stopped = _wait_answers(page, 4)
             assert stopped.endswith("[stopped]"), stopped
+            full = _answer(model, bodies[-1])  # what the answer would have been: the shown part is a strict start of it
+            shown = stopped[: -len("[stopped]")].strip()
+            assert shown and full.startswith(shown) and len(shown) < len(full), (shown, full)
             expect(page.locator("#stop")).to_be_hidden()
             page.fill("#max-tokens", str(MAX_TOKENS))
 
