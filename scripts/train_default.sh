@@ -2,7 +2,8 @@
 # Reproduce the default model (docs/default-model.md) from nothing but installed packages:
 # the offline corpus, stage 1 (CTC alignment of the adapter), stage 2 (LoRA instruction tuning), the
 # packaged delta (qwenlike/default_model) and its core-suite evaluation. About 2 hours on 2 CPU cores
-# (corpus 9 min, stage 1 30 min, stage 2 79 min; then eval 8 min).
+# with bf16 (AVX512-BF16 or AMX; corpus 7 min, stage 1 15 min, stage 2 95 min; then eval 6 min);
+# about 3.5 hours where only fp32 is fast.
 # Every step resumes: rerun the script after an interruption and it picks up where it stopped.
 #   bash scripts/train_default.sh            # everything
 #   STAGES="package eval" bash scripts/train_default.sh
@@ -25,11 +26,11 @@ if has ctc; then  # stage 1: the adapter alone, by CTC against the LM's embeddin
 fi
 if has sft; then
   $Q train recipes/default-sft.yaml output_dir="$RUN/sft" data.corpus="$RUN/corpus" \
-    model.path="$RUN/ctc/checkpoint-450" --resume
+    model.path="$RUN/ctc/checkpoint-500" --resume
 fi
 if has package; then  # what ships: config, tokenizer and the trained weights (projector + LoRA) in fp16
   .venv/bin/python -c "import sys; from qwenlike.checkpoint import pack_delta; pack_delta(sys.argv[1], sys.argv[2])" \
-    "$RUN/sft/checkpoint-420" qwenlike/default_model
+    "$RUN/sft/checkpoint-840" qwenlike/default_model
   cp "$RUN/corpus/label_sets.json" qwenlike/default_model/  # classify --task finds the labels it learnt
   du -sh qwenlike/default_model
 fi
