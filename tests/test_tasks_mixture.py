@@ -39,6 +39,22 @@ def test_shipped_mixtures_load_and_cover_their_stages(tasks):
     assert {"natural", "spoken", "tags"} == set(instr.forms) and instr.temperature == 2.0
 
 
+def test_the_default_ctc_stage_reads_transcripts_and_bare_label_words(tasks, data):
+    """objective: ctc takes each draw's answer as its CTC target: the default model's stage 1 must
+    give transcripts for transcription and, for the four classification tasks, the label alone (a
+    word of the task's closed set), never a sentence around it (docs/default-model.md, tenth run)."""
+    mix = load_mixture("default-ctc-labels", tasks)
+    assert set(mix.weights) == {"asr", "sound_event", "instrument", "language_id", "speaker_gender"}
+    samples = MixtureSampler(mix, tasks, data, seed=0).take(400)
+    assert {s.task for s in samples} == set(mix.weights) and {s.form for s in samples} == {"tags"}
+    for s in samples:
+        target = s.messages[-1]["content"]
+        if s.task == "asr":
+            assert target == s.row["text"]
+        else:
+            assert target == s.row["answer"] and target in tasks[s.task].labels, (s.task, target)
+
+
 def test_10000_samples_match_the_configured_proportions(tasks, data):
     mix = load_mixture("instruction", tasks)
     sampler = MixtureSampler(mix, tasks, data, seed=1234, speak=fake_speak)
