@@ -45,6 +45,7 @@ class ModelConfig:
     gradient_checkpointing: bool = False
     cache_encoder_features: bool = False  # frozen encoder only: encode each clip once, reuse
     encoder_taps: list[int] | None = None  # earlier encoder blocks the adapter also sees (None: as loaded)
+    utterance_block: int | None = None  # encoder block pooled into an utterance vector added to the audio tokens (0: none, None: as loaded)
 
 
 @dataclass

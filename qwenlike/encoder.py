@@ -12,6 +12,10 @@ each tapped block's output layer-normalised without learnt scale (its residual s
 final output's scale). Whisper's top block keeps what transcription needs; speaker, language and
 sound cues are plainer mid-encoder (`qwenlike probe --layers`), so an adapter that sees both can
 read them.
+
+`summary` (a block number, 0 for none) appends that block's normalised output once more, after the
+taps: not for the frame adapter (`dim` excludes it) but for the utterance vector
+(`projector.UtteranceVector`), which pools it over the clip.
 """
 
 from __future__ import annotations
@@ -27,11 +31,12 @@ from .audio import Features, encoder_frames
 
 class AudioEncoder(nn.Module):
     def __init__(self, config: WhisperConfig, final_norm: bool = True, pad_to_window: bool = False,
-                 taps: tuple[int, ...] | list[int] = ()):
+                 taps: tuple[int, ...] | list[int] = (), summary: int = 0):
         super().__init__()
         self.config = config
         self.pad_to_window = pad_to_window
         self.taps = check_taps(taps, config.encoder_layers)
+        self.summary = check_summary(summary, config.encoder_layers)
         self.whisper = WhisperEncoder(config)
         if not final_norm:  # the norm lives in the projector (Qwen2-Audio pools before normalising)
             self.whisper.layer_norm = nn.Identity()
@@ -39,8 +44,13 @@ class AudioEncoder(nn.Module):
 
     @property
     def dim(self) -> int:
-        """Width of what forward returns: the final output, then each tapped block's."""
+        """Width of the frame adapter's input: the final output, then each tapped block's."""
         return self.config.d_model * (1 + len(self.taps))
+
+    @property
+    def out_dim(self) -> int:
+        """Width of what forward returns: `dim`, then the summary block's output if there is one."""
+        return self.dim + (self.config.d_model if self.summary else 0)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -78,9 +88,13 @@ class AudioEncoder(nn.Module):
                 x = layer(x, mask)
             if i in self.taps:
                 tapped.append(nn.functional.layer_norm(x, x.shape[-1:]))  # (B, E, D), no learnt scale
+            if i == self.summary:
+                summary = nn.functional.layer_norm(x, x.shape[-1:])  # (B, E, D), appended after the taps
         x = w.layer_norm(x)  # (B, E, D)
+        if self.summary:
+            tapped.append(summary)
         if tapped:
-            x = torch.cat([x, *tapped], dim=-1)  # (B, E, D * (1 + taps))
+            x = torch.cat([x, *tapped], dim=-1)  # (B, E, out_dim)
         if not self.pad_to_window and not full:
             x = x * mask2d[..., None].to(x.dtype)  # padded frames -> 0 (stacking projectors see zeros)
         return x, valid
@@ -92,3 +106,12 @@ def check_taps(taps: tuple[int, ...] | list[int], n_layers: int) -> tuple[int, .
     if len(t) != len(list(taps)) or any(not 1 <= k < n_layers for k in t):
         raise ValueError(f"encoder taps must be distinct blocks in 1..{n_layers - 1} (block {n_layers} is the final output), not {list(taps)}")
     return t
+
+
+def check_summary(block: int, n_layers: int) -> int:
+    """The block the utterance vector pools: 1..n_layers (the top block's normalised output is
+    the final one's), or 0 for none."""
+    b = int(block)
+    if not 0 <= b <= n_layers:
+        raise ValueError(f"the utterance block must be in 1..{n_layers} (0: none), not {block}")
+    return b

@@ -6,6 +6,7 @@ A audio tokens, H LM hidden size, V vocabulary.
 
 The forward pass, top to bottom:
   windows (W, M, T) --encoder--> (W, E, D) --projector--> (W, A_max, H) --valid rows--> (sum A, H)
+  (with `utterance_block`, each window's pooled summary frames add one (H,) vector to its rows)
   input_ids (B, L) --embed--> (B, L, H); masked_scatter the audio rows into the <|AUDIO|> slots
   --lm--> logits (B, L, V) or the loss on assistant tokens.
 """
@@ -21,9 +22,9 @@ from transformers import AutoConfig, AutoModelForCausalLM, WhisperConfig
 
 from .audio import projector_tokens
 from .chat import AUDIO_TOKEN, IGNORE
-from .encoder import AudioEncoder, check_taps
+from .encoder import AudioEncoder, check_summary, check_taps
 from .inputs import AudioBatch, Batch
-from .projector import ProjectorConfig, build_projector
+from .projector import ProjectorConfig, UtteranceVector, build_projector
 
 
 VOLATILE_KEYS = ("_name_or_path", "transformers_version", "architectures", "dtype", "torch_dtype")
@@ -58,6 +59,7 @@ class AudioLMConfig:
     encoder_final_norm: bool = True  # False: the norm sits in the projector (Qwen2-Audio)
     pad_to_window: bool = False  # True: encode 30 s windows with masks (Qwen2-Audio checkpoints)
     encoder_taps: list[int] = field(default_factory=list)  # earlier encoder blocks the adapter also sees
+    utterance_block: int = 0  # encoder block pooled into each window's utterance vector (0: none)
     chat_template: str = "tokenizer"  # "qwen2-audio" | "tokenizer"
     system_prompt: str | None = None
     audio_token: str = AUDIO_TOKEN
@@ -132,12 +134,15 @@ class AudioLM(nn.Module):
     def __init__(self, config: AudioLMConfig, lm: nn.Module | None = None, tokenizer: Any = None):
         super().__init__()
         self.config = config
-        self.encoder = AudioEncoder(config.whisper_config(), config.encoder_final_norm, config.pad_to_window, config.encoder_taps)
+        self.encoder = AudioEncoder(config.whisper_config(), config.encoder_final_norm, config.pad_to_window,
+                                    config.encoder_taps, config.utterance_block)  # fmt: skip
         config.projector.in_dim = self.encoder.dim
         self.lm = lm if lm is not None else AutoModelForCausalLM.from_config(config.lm_config())
         config.lm = _plain_config(self.lm.config)  # what the LM really is, stable across save/load
         config.projector.out_dim = self.lm.get_input_embeddings().embedding_dim
         self.projector = build_projector(config.projector)
+        if config.utterance_block:
+            self.projector.utterance = UtteranceVector(config.whisper_config().d_model, config.projector.out_dim)
         self.tokenizer = tokenizer
 
     # ------------------------------------------------------------------ properties
@@ -157,7 +162,10 @@ class AudioLM(nn.Module):
     def encode_audio(self, audio: AudioBatch) -> torch.Tensor:
         """All windows -> their audio-token rows, concatenated in slot order: (sum A, H)."""
         hidden, enc_frames = self.encoder(audio.features)  # (W, E, D), (W,)
-        proj = self.projector(hidden.to(self.projector_dtype))  # (W, A_max, H)
+        d = self.encoder.dim
+        proj = self.projector(hidden[..., :d].to(self.projector_dtype))  # (W, A_max, H)
+        if self.config.utterance_block:
+            proj = proj + self.projector.utterance(hidden[..., d:], enc_frames)[:, None, :].to(proj.dtype)
         rows = []
         for w in range(proj.shape[0]):
             n = projector_tokens(int(enc_frames[w]), self.config.projector.stride, self.config.projector.mode)
@@ -233,7 +241,27 @@ class AudioLM(nn.Module):
         self.config.encoder_taps = new
         self.encoder.taps = tuple(new)
         self.config.projector.in_dim = self.encoder.dim
+        utterance = getattr(self.projector, "utterance", None)
         self.projector = build_projector(self.config.projector).to(device=ref.device, dtype=ref.dtype)
+        if utterance is not None:
+            self.projector.utterance = utterance  # reads its own block, not the frames: unchanged
+        return True
+
+    def set_utterance_block(self, block: int) -> bool:
+        """Give the adapter an utterance vector pooled from this encoder block (`model.utterance_block`
+        in a recipe; 0 removes it). A new one starts at zero, so the model's outputs are unchanged
+        until it is trained; the frame adapter keeps its weights. Returns whether anything changed."""
+        new = check_summary(block, self.config.whisper_config().encoder_layers)
+        if new == self.config.utterance_block:
+            return False
+        self.config.utterance_block = new
+        self.encoder.summary = new
+        if hasattr(self.projector, "utterance"):
+            del self.projector.utterance
+        if new:
+            ref = next(self.projector.parameters())
+            self.projector.utterance = UtteranceVector(self.encoder.config.d_model, self.config.projector.out_dim).to(
+                device=ref.device, dtype=ref.dtype)  # fmt: skip
         return True
 
     def attach_ctc_head(self) -> CTCHead:

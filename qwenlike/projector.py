@@ -6,6 +6,13 @@ A audio tokens, H LM hidden size.
 pool-linear  Qwen2-Audio: AvgPool1d(k) over time, optional LayerNorm (Qwen2-Audio applies the
              encoder's final norm after pooling), Linear(D, H).          A = (E - k) // k + 1
 stack-mlp    Ultravox-like: stack k frames, RMSNorm(kD), SwiGLU MLP -> H.  A = ceil(E / k)
+
+UtteranceVector (optional, `model.utterance_block`): one encoder block's frames pooled over each
+window (mean and std of the valid frames), LayerNorm, Linear(2D, H) initialised to zero, added to
+every audio token of that window. What is constant over a clip (who speaks, which language, which
+sound or instrument) then reaches the LM as a denoised whole-clip reading, the way a linear probe
+reads it (`qwenlike probe`), instead of being averaged by the LM out of per-frame tokens that an
+alignment stage has pulled onto words. Zero at the start: a model gains it without changing.
 """
 
 from __future__ import annotations
@@ -72,6 +79,26 @@ class StackMLP(nn.Module):
         x = x.reshape(b, (e + pad) // self.k, self.k * d)  # -> (B, A, kD)
         gate, up = self.up(self.norm(x)).chunk(2, dim=-1)  # -> 2 x (B, A, hidden)
         return self.down(nn.functional.silu(gate) * up)  # -> (B, A, H)
+
+
+class UtteranceVector(nn.Module):
+    """(B, E, D) frames + (B,) valid counts -> (B, H): masked mean and std, LayerNorm, Linear."""
+
+    def __init__(self, in_dim: int, out_dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.norm = nn.LayerNorm(2 * in_dim)
+        self.linear = nn.Linear(2 * in_dim, out_dim, bias=False)
+        nn.init.zeros_(self.linear.weight)
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        x = x.float()
+        keep = (torch.arange(x.shape[1], device=x.device)[None, :] < valid.to(x.device)[:, None]).float()  # (B, E)
+        n = keep.sum(1, keepdim=True).clamp(min=1.0)  # (B, 1)
+        mean = (x * keep[..., None]).sum(1) / n  # (B, D)
+        var = (((x - mean[:, None]) ** 2) * keep[..., None]).sum(1) / n  # (B, D)
+        pooled = torch.cat([mean, (var + self.eps).sqrt()], dim=-1)  # (B, 2D)
+        return self.linear(self.norm(pooled).to(self.linear.weight.dtype))  # (B, H)
 
 
 def build_projector(cfg: ProjectorConfig) -> nn.Module:

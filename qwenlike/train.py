@@ -169,6 +169,13 @@ def build_model(cfg: TrainConfig, dist: Dist):
             model.set_encoder_taps(list(m.encoder_taps))
         except ValueError as e:
             raise UserError(f"model.encoder_taps: {e}") from None
+    if m.utterance_block is not None and m.utterance_block != model.config.utterance_block:
+        if m.projector != "full":
+            raise UserError("model.utterance_block adds to the adapter: it needs model.projector: full (the new part is trained)")
+        try:
+            model.set_utterance_block(m.utterance_block)  # starts at zero: no init to seed
+        except ValueError as e:
+            raise UserError(f"model.utterance_block: {e}") from None
     if cfg.data.system_prompt:
         model.config.system_prompt = cfg.data.system_prompt
     lora = None

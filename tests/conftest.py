@@ -45,3 +45,11 @@ def wav_path(tmp_path_factory):
     p = tmp_path_factory.mktemp("clips") / "tone.wav"
     sf.write(p, tone(2.0), 16000, subtype="PCM_16")
     return p
+
+
+def tiny_align_args(manifest, out, *extra: str) -> list[str]:
+    """`qwenlike train` arguments: recipes/align.yaml on a tiny model and a manifest, quiet."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return [os.path.join(root, "recipes", "align.yaml"), "model.path=null", "model.tiny=true", "data.corpus=null",
+            "data.mixture=null", f"data.manifest={manifest}", f"output_dir={out}", "progress=false", "loss_plot=false",
+            "tensorboard=false", *extra]  # fmt: skip

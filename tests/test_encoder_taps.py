@@ -4,7 +4,6 @@ model without them, saved as a delta over that base, loaded back for ask/eval.""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,10 +16,8 @@ from qwenlike.errors import UserError
 from qwenlike.tiny import tiny_audiolm
 from qwenlike.train import run
 
-from conftest import tone
+from conftest import tiny_align_args, tone
 
-ROOT = Path(__file__).resolve().parents[1]
-QUIET = ["progress=false", "loss_plot=false", "tensorboard=false"]
 
 
 def _features(model, seconds=(1.0, 0.6)) -> Features:
@@ -57,10 +54,9 @@ def test_a_tapped_encoder_returns_the_final_output_then_each_tapped_block_normal
 def test_a_recipe_with_taps_trains_a_new_adapter_whose_delta_loads_on_the_untapped_base(tmp_path):
     tones = write_tone_manifest(tmp_path / "tones", n=8, seconds=0.5)
     out = tmp_path / "run"
-    args = [str(ROOT / "recipes" / "align.yaml"), "model.path=null", "model.tiny=true", "data.corpus=null", "data.mixture=null",
-            f"data.manifest={tones}", f"output_dir={out}", "global_batch_size=4", "data.micro_batch_size=2", "precision=fp32",
-            "max_steps=3", "save_every=3", "model.cache_encoder_features=true", "model.encoder_taps=1", *QUIET]  # fmt: skip
-    run(args)
+    opts = ["global_batch_size=4", "data.micro_batch_size=2", "precision=fp32", "max_steps=3", "save_every=3",
+            "model.cache_encoder_features=true", "model.encoder_taps=1"]  # fmt: skip
+    run(tiny_align_args(tones, out, *opts))
     rows = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert len(rows) == 3 and all(r["grad_norm"] > 0 for r in rows)  # the new adapter gets gradients
     ck = out / "checkpoint-3"
@@ -74,18 +70,21 @@ def test_a_recipe_with_taps_trains_a_new_adapter_whose_delta_loads_on_the_untapp
     params = dict(model.named_parameters())
     assert all(torch.equal(params[k], v) for k, v in stored.items())
     # the same seed gives the same new adapter: a second run's weights are identical
-    run([*args[:6], f"output_dir={tmp_path / 'again'}", *args[7:]])
+    run(tiny_align_args(tones, tmp_path / "again", *opts))
     again = load_file(str(tmp_path / "again" / "checkpoint-3" / "delta.safetensors"))
     assert all(torch.equal(again[k], v) for k, v in stored.items())
     with pytest.raises(UserError, match="Qwen2-Audio layout"):
         export_qwen2_audio(model, tmp_path / "q2a")
 
 
-@pytest.mark.parametrize("extra, msg", [(["model.projector=frozen", "model.lm=full"], "needs model.projector: full"),
-                                        (["model.encoder_taps=9"], "encoder taps must be")])
-def test_taps_that_cannot_work_are_refused_in_one_line(tmp_path, extra, msg):
+@pytest.mark.parametrize("option, extra, msg", [
+    ("model.encoder_taps=1", ["model.projector=frozen", "model.lm=full"], "needs model.projector: full"),
+    ("model.encoder_taps=9", [], "encoder taps must be"),
+    ("model.utterance_block=1", ["model.projector=frozen", "model.lm=full"], "needs model.projector: full"),
+    ("model.utterance_block=9", [], "utterance block must be"),
+])  # fmt: skip
+def test_adapter_inputs_that_cannot_work_are_refused_in_one_line(tmp_path, option, extra, msg):
+    """Taps and the utterance vector (tests/test_utterance_vector.py) both add to the adapter."""
     tones = write_tone_manifest(tmp_path / "tones", n=4, seconds=0.3)
-    args = [str(ROOT / "recipes" / "align.yaml"), "model.path=null", "model.tiny=true", "data.corpus=null", "data.mixture=null",
-            f"data.manifest={tones}", f"output_dir={tmp_path / 'run'}", "max_steps=1", "model.encoder_taps=1", *QUIET, *extra]  # fmt: skip
     with pytest.raises(UserError, match=msg):
-        run(args)
+        run(tiny_align_args(tones, tmp_path / "run", "max_steps=1", option, *extra))
