@@ -82,6 +82,9 @@ def init_dist(cfg: TrainConfig) -> Dist:
     use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
     if use_cuda and not torch.cuda.is_available():
         raise UserError("device=cuda but no GPU is visible")
+    if use_cuda and local_world > torch.cuda.device_count():  # every rank says so, not only the ones past the last GPU
+        raise UserError(f"{local_world} processes on this node but {torch.cuda.device_count()} GPU(s) visible: "
+                        "start one process per GPU, or pass device=cpu")  # fmt: skip
     device = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
     if use_cuda:
         torch.cuda.set_device(device)

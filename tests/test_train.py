@@ -116,6 +116,22 @@ def test_user_errors_are_one_line(tmp_path, tones, capsys):
         run([TINY, "--bogus"])
 
 
+def test_more_processes_than_gpus_is_one_line_on_every_rank(monkeypatch):
+    """torchrun --nproc_per_node 2 on a one-GPU machine: each rank stops with the same line
+    (seen on an H100 machine: rank 1 died on 'invalid device ordinal' and rank 0 waited for it)."""
+    from qwenlike.config import TrainConfig
+    from qwenlike.train import init_dist
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for rank in ("0", "1"):
+        monkeypatch.setenv("LOCAL_RANK", rank)
+        monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        with pytest.raises(UserError, match="2 processes on this node but 1 GPU"):
+            init_dist(TrainConfig(device="auto"))
+
+
 def test_corpus_and_mixture_come_from_qwenlike_tasks(tmp_path, tones, monkeypatch):
     """data.corpus + data.mixture: the loop trains on what tasks.sample_conversations draws."""
     import qwenlike.tasks as tasks
@@ -194,7 +210,7 @@ def test_sigkill_and_resume_match_an_uninterrupted_run(tmp_path, tones, uninterr
 
 def two_process_case(tmp_path: Path, tones: Path, extra: list[str]) -> tuple[list[float], list[float]]:
     """Losses of 1 process x 2 accumulation and of 2 processes x 1, same global batch of 4."""
-    common = [TINY, f"data.manifest={tones}", "max_steps=5", "global_batch_size=4", "data.micro_batch_size=2", *QUIET]
+    common = [TINY, f"data.manifest={tones}", "max_steps=5", "global_batch_size=4", "data.micro_batch_size=2", "device=cpu", *QUIET]  # gloo, also where one GPU is visible
     p1 = launch([*common, f"output_dir={tmp_path / 'one'}"])
     assert p1.returncode == 0, p1.stderr[-2000:]
     p2 = launch([*common, f"output_dir={tmp_path / 'two'}", *extra], procs=2, timeout=900)
