@@ -19,7 +19,6 @@ from qwenlike.train import run
 from conftest import tiny_align_args, tone
 
 
-
 def _features(model, seconds=(1.0, 0.6)) -> Features:
     waves = [tone(s, 300.0 + 100 * i, seed=i) for i, s in enumerate(seconds)]
     return log_mel(waves, n_mels=model.config.n_mels)

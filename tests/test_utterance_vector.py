@@ -20,7 +20,6 @@ from qwenlike.train import run
 from conftest import tiny_align_args, tone
 
 
-
 def _rows(model, waves):
     feats = A.log_mel(waves, n_mels=model.config.n_mels)
     tokens = [A.num_audio_tokens(len(w), **model.config.token_args) for w in waves]
