@@ -7,7 +7,8 @@
 #
 # Idempotent: packages already present are not fetched again. Quiet: prints one line per step;
 # on a real failure prints the tail of the tool's log and exits non-zero. Measured on a 2-core
-# Debian 12 machine: apt ~2 min (about 0.9 GB downloaded), pip ~25 s.
+# Debian 12 machine: apt ~2.5 min (about 1.2 GB downloaded, 0.35 GB of it the MBROLA voices of other
+# languages: 35 s), pip ~25 s.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,6 +21,13 @@ fail() { echo "install_assets: $1 failed; last lines of $LOG:" >&2; tail -n 25 "
 APT_PACKAGES=(
   # speech synthesis
   espeak-ng mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 libttspico-utils
+  # MBROLA voices of other languages (speech.MBROLA_WORLD; `corpus build --voices multilingual`), ~450 MB
+  mbrola-de1 mbrola-de2 mbrola-de3 mbrola-de4 mbrola-de5 mbrola-de6 mbrola-de7 mbrola-de8
+  mbrola-fr1 mbrola-fr2 mbrola-fr3 mbrola-fr4 mbrola-fr5 mbrola-fr6 mbrola-fr7 mbrola-ca1 mbrola-ca2
+  mbrola-es1 mbrola-es2 mbrola-es3 mbrola-es4 mbrola-mx1 mbrola-mx2 mbrola-vz1
+  mbrola-it1 mbrola-it2 mbrola-it3 mbrola-it4 mbrola-pt1 mbrola-br1 mbrola-br2 mbrola-br3 mbrola-br4
+  mbrola-nl1 mbrola-nl2 mbrola-nl3 mbrola-pl1 mbrola-tr1 mbrola-tr2 mbrola-sw1 mbrola-sw2
+  mbrola-gr1 mbrola-gr2 mbrola-ro1 mbrola-cz1 mbrola-cz2
   # music rendering: libfluidsynth (used in-process through pyfluidsynth) + General MIDI soundfont
   libfluidsynth3 fluid-soundfont-gm
   # text and recorded audio with labels in their metadata

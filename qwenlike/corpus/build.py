@@ -1,6 +1,6 @@
 """`qwenlike corpus build`: generate the offline multi-task corpus as a datasets DatasetDict.
 
-    qwenlike corpus build --out DIR [--tasks t1,t2|all] [--per-task N] [--seed S]
+    qwenlike corpus build --out DIR [--tasks t1,t2|all] [--per-task N] [--seed S] [--voices english|multilingual]
 
 Layout while building: DIR/.work/config.json and one `<task>/<split>/<index>.json` (+ .wav) per
 item, the JSON written last (atomically) as the item's completion marker, so a killed build
@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--task-size", action="append", default=[], metavar="TASK=TRAIN,VAL,TEST",
                    help="items per split for one task (repeatable)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--voices", choices=["english", "multilingual"], default="english",
+                   help="TTS voices of speaker_gender and language_id: English voices only (default; the default "
+                        "model's corpus), or also MBROLA's voices of 12 more languages (scripts/install_assets.sh)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes (default 2)")
     p.add_argument("--keep-work", action="store_true", help="keep DIR/.work after assembly")
     p.add_argument("--overwrite", action="store_true", help="discard an unfinished build made with other options")
@@ -89,7 +92,10 @@ def resolve_plan(args: argparse.Namespace) -> dict:
         sizes[name] = list(_sizes(val, f"--task-size {name}"))
     if args.workers < 1:
         raise UserError(f"--workers must be >= 1, got {args.workers}")
-    return {"version": CORPUS_VERSION, "seed": int(args.seed), "tasks": tasks, "sizes": sizes}
+    plan = {"version": CORPUS_VERSION, "seed": int(args.seed), "tasks": tasks, "sizes": sizes}
+    if args.voices != "english":  # absent for the default, so earlier builds' options still match
+        plan["voices"] = args.voices
+    return plan
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,13 +111,14 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def make_item(job: tuple[str, str, int, int, str]) -> tuple[str, str, int, str]:
+def make_item(job: tuple[str, str, int, int, str, str]) -> tuple[str, str, int, str]:
     """Generate, check and store one item; returns (task, split, index, "" or a skip reason)."""
-    task, split, index, seed, work = job
+    task, split, index, seed, work, voices = job
     from .catalog import BY_NAME
-    from .common import SourceMissing, normalise, rms, rng_for, set_build_seed, wav_bytes
+    from .common import SourceMissing, normalise, rms, rng_for, set_build_seed, set_build_voices, wav_bytes
 
     set_build_seed(seed)
+    set_build_voices(voices)
     spec = BY_NAME[task]
     folder = Path(work) / task / split
     marker = folder / f"{index:05d}.json"
@@ -160,10 +167,11 @@ def _prewarm() -> None:
     text.sentences()
     speech.english_voices()
     speech.language_voices()
+    speech.world_voices()
     for f in (recordings.ktuberling_words, recordings.klettres_sounds, recordings.tuxpaint_stamps,
               sounds.events, sounds.vocal_sounds, sounds.beds, sounds.instruments):
         f()
-    for f in (tasks_speech.voice_parts, tasks_speech.sentence_parts, tasks_speech.asr_train_sentences,
+    for f in (tasks_speech.voice_parts, tasks_speech.world_voice_parts, tasks_speech.sentence_parts, tasks_speech.asr_train_sentences,
               tasks_speech.english_word_recordings,
               tasks_speech.word_recording_parts, tasks_sound.event_parts, tasks_sound.vocal_parts, tasks_sound.bed_parts):
         try:
@@ -389,7 +397,7 @@ def build(plan: dict, out: Path, workers: int = 2, keep_work: bool = False, over
         _atomic_write(cfg, key.encode())
     _warn_missing_sources()
 
-    jobs = [(t, s, i, plan["seed"], str(work)) for t in plan["tasks"] for si, s in enumerate(SPLITS)
+    jobs = [(t, s, i, plan["seed"], str(work), plan.get("voices", "english")) for t in plan["tasks"] for si, s in enumerate(SPLITS)
             for i in range(plan["sizes"][t][si])]
     todo = [j for j in jobs if not (work / j[0] / j[1] / f"{j[2]:05d}.json").exists()]
     # Spread tasks over the run so the progress bar moves evenly and both workers share music and speech.

@@ -74,6 +74,7 @@ def render(rows: dict[str, list[dict]], plan: dict) -> str:
         size_text = "; ".join(f"{t} {'/'.join(map(str, plan['sizes'][t]))}" for t in plan["tasks"])
     out += ["", "## Build options", "", f"- seed {plan['seed']}, corpus version {plan['version']}",
             f"- tasks: {', '.join(plan['tasks'])}", f"- sizes: {size_text}",
+            f"- voices: {plan.get('voices', 'english')} (speaker_gender and language_id; docs/corpus.md)",
             "- full options: `build.json` in the same folder", ""]
     return "\n".join(out)
 

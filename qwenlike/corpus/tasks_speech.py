@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import recordings, speech, text
-from .common import SR, Example, SourceMissing, balanced, choice, fit_length, partition, pool_for, trim
+from .common import SR, Example, SourceMissing, balanced, build_voices, choice, fit_length, partition, pool_for, trim
 from .mix import augment
 
 LANG_NAMES = speech.LANGUAGES
@@ -35,6 +35,18 @@ def voice_parts() -> dict[str, list[speech.Voice]]:
 def held(v: speech.Voice) -> list[str]:
     """The voice as a group atom, unless it is shared by all splits."""
     return [] if v.engine == "piper" else [f"voice:{v.id}"]
+
+
+@lru_cache(maxsize=1)
+def world_voice_parts() -> dict[str, list[speech.Voice]]:
+    """MBROLA voices of other languages split by voice, within each language and gender: a test
+    voice is unseen in training wherever its language has two voices of its gender."""
+    return partition(list(speech.world_voices()), key=lambda v: v.id, strata=lambda v: f"{v.lang}:{v.gender}")
+
+
+def world_voices_for(split: str) -> list[speech.Voice]:
+    """This split's MBROLA voices of other languages; none unless the build has `--voices multilingual`."""
+    return pool_for(world_voice_parts(), split) if build_voices() == "multilingual" else []
 
 
 @lru_cache(maxsize=1)
@@ -217,7 +229,15 @@ def language_id(split: str, i: int, rng: np.random.Generator) -> Example:
     lang = balanced(sorted(speech.LID_LANGUAGES), "language_id", split, i)
     label = speech.LID_LANGUAGES[lang]
     stamps = pool_for(stamp_parts(), split)
-    mode = int(rng.integers(3))
+    world = [v for v in world_voices_for(split) if v.lang == lang]
+    mode = int(rng.integers(4 if build_voices() == "multilingual" else 3))
+    if mode == 3 and world:  # --voices multilingual: an MBROLA voice of the language reads a caption
+        st = choice(rng, [s for s in stamps if lang in s.captions])
+        v = choice(rng, world)
+        wav = _say(v, st.captions[lang], rng)
+        return _example(wav, rng, p_aug=0.5, answer=label, label=label, text=st.captions[lang], language=lang,
+                        voice=v.id, source="speech.mbrola", group=[f"stamp:{st.id}"] + held(v),
+                        meta={"stamp": st.id, "kind": "tts"})
     spoken = [s for s in stamps if lang in s.spoken]
     words = [r for r in pool_for(word_recording_parts(), split) if r.lang == lang]
     if mode == 1 and spoken:
@@ -259,12 +279,20 @@ def accent_id(split: str, i: int, rng: np.random.Generator) -> Example:
 def speaker_gender(split: str, i: int, rng: np.random.Generator) -> Example:
     gender = balanced(["female", "male"], "speaker_gender", split, i)
     vs = [v for v in _voices(split) if v.gender == gender]
+    # --voices multilingual: MBROLA's voices of other languages join the MBROLA pool (one or two
+    # English MBROLA voices of a gender become a dozen), each reading a Tux Paint caption in its language.
+    vs += [v for v in world_voices_for(split) if v.gender == gender]
     eng = choice(rng, sorted({v.engine for v in vs}))
     v = choice(rng, [x for x in vs if x.engine == eng])
-    s = choice(rng, pool_for(sentence_parts(), split))
-    wav = _say(v, s.text, rng)
-    return _example(wav, rng, answer=gender, label=gender, text=s.text, language="en", voice=v.id,
-                    source=_src(v), group=[s.id] + held(v), meta={"engine": v.engine})
+    if v.lang in speech.LANGUAGES and v.lang != "en":
+        st = choice(rng, [x for x in pool_for(stamp_parts(), split) if v.lang in x.captions])
+        said, lang, group = st.captions[v.lang], v.lang, [f"stamp:{st.id}"]
+    else:
+        s = choice(rng, pool_for(sentence_parts(), split))
+        said, lang, group = s.text, "en", [s.id]
+    wav = _say(v, said, rng)
+    return _example(wav, rng, answer=gender, label=gender, text=said, language=lang, voice=v.id,
+                    source=_src(v), group=group + held(v), meta={"engine": v.engine})
 
 
 def speaker_age(split: str, i: int, rng: np.random.Generator) -> Example:
