@@ -95,5 +95,6 @@ def test_multilingual_build_draws_held_out_world_voices(tmp_path: Path) -> None:
 
 def test_install_script_installs_every_world_voice() -> None:
     script = (Path(__file__).resolve().parents[1] / "scripts" / "install_assets.sh").read_text()
-    listed = set(script.split("APT_PACKAGES=(", 1)[1].split(")", 1)[0].split())
+    block = script.split("APT_PACKAGES=(\n", 1)[1].split("\n)\n", 1)[0]
+    listed = {w for line in block.splitlines() for w in line.split("#", 1)[0].split()}
     assert {f"mbrola-{n}" for n, _, _ in speech.MBROLA_WORLD} <= listed
