@@ -98,3 +98,22 @@ def test_install_script_installs_every_world_voice() -> None:
     block = script.split("APT_PACKAGES=(\n", 1)[1].split("\n)\n", 1)[0]
     listed = {w for line in block.splitlines() for w in line.split("#", 1)[0].split()}
     assert {f"mbrola-{n}" for n, _, _ in speech.MBROLA_WORLD} <= listed
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_multilingual_build_without_the_voices_warns_once(tmp_path: Path, monkeypatch, capsys) -> None:
+    from qwenlike.corpus.common import _warned
+
+    monkeypatch.setattr(speech, "world_voices", lambda: ())
+    tasks_speech.world_voice_parts.cache_clear()
+    _warned.discard("mbrola-world")
+    try:
+        assert build.main(["--out", str(tmp_path / "c"), "--tasks", "speaker_gender", "--sizes", "2,0,1",
+                           "--voices", "multilingual", "--workers", "1", "--quiet"]) == 0
+    finally:
+        tasks_speech.world_voice_parts.cache_clear()
+    err = capsys.readouterr().err
+    assert err.count(f"--voices multilingual: 0 of the {len(speech.MBROLA_WORLD)} MBROLA voices") == 1
+    world = {f"mbrola:{n}" for n, _, _ in speech.MBROLA_WORLD}
+    rows = [r for s in SPLITS for r in _rows(tmp_path / "c")[s]]
+    assert len(rows) == 3 and not any(r["voice"] in world for r in rows)  # the English voices still serve

@@ -171,8 +171,8 @@ def _prewarm() -> None:
     for f in (recordings.ktuberling_words, recordings.klettres_sounds, recordings.tuxpaint_stamps,
               sounds.events, sounds.vocal_sounds, sounds.beds, sounds.instruments):
         f()
-    for f in (tasks_speech.voice_parts, tasks_speech.world_voice_parts, tasks_speech.sentence_parts, tasks_speech.asr_train_sentences,
-              tasks_speech.english_word_recordings,
+    for f in (tasks_speech.voice_parts, tasks_speech.world_voice_parts, tasks_speech.sentence_parts,
+              tasks_speech.asr_train_sentences, tasks_speech.english_word_recordings,
               tasks_speech.word_recording_parts, tasks_sound.event_parts, tasks_sound.vocal_parts, tasks_sound.bed_parts):
         try:
             f()
@@ -332,7 +332,7 @@ def assemble(out: Path, work: Path, plan: dict) -> dict[str, list[dict]]:
 # ---------------------------------------------------------------------------------------------
 # driver
 # ---------------------------------------------------------------------------------------------
-def _warn_missing_sources() -> None:
+def _warn_missing_sources(voices: str = "english") -> None:
     """One warning line per missing source package, before any work starts."""
     from . import music, recordings, sounds, speech
     from .common import warn_once
@@ -348,6 +348,9 @@ def _warn_missing_sources() -> None:
     for pkg, path in checks.items():
         if not Path(path).is_dir():
             warn_once(pkg, f"{pkg} is not installed; its recordings are skipped")
+    if voices == "multilingual" and len(speech.world_voices()) < len(speech.MBROLA_WORLD):
+        warn_once("mbrola-world", f"--voices multilingual: {len(speech.world_voices())} of the "
+                  f"{len(speech.MBROLA_WORLD)} MBROLA voices of other languages are installed (scripts/install_assets.sh)")
     if not music.available():
         warn_once("fluidsynth", "fluidsynth/pyfluidsynth or the GM soundfont is missing; rendered music is skipped")
     if not music.works("bach"):
@@ -395,9 +398,10 @@ def build(plan: dict, out: Path, workers: int = 2, keep_work: bool = False, over
     work.mkdir(parents=True, exist_ok=True)
     if not cfg.exists():
         _atomic_write(cfg, key.encode())
-    _warn_missing_sources()
+    _warn_missing_sources(plan.get("voices", "english"))
 
-    jobs = [(t, s, i, plan["seed"], str(work), plan.get("voices", "english")) for t in plan["tasks"] for si, s in enumerate(SPLITS)
+    voices = plan.get("voices", "english")
+    jobs = [(t, s, i, plan["seed"], str(work), voices) for t in plan["tasks"] for si, s in enumerate(SPLITS)
             for i in range(plan["sizes"][t][si])]
     todo = [j for j in jobs if not (work / j[0] / j[1] / f"{j[2]:05d}.json").exists()]
     # Spread tasks over the run so the progress bar moves evenly and both workers share music and speech.
