@@ -134,3 +134,31 @@ def test_fortune_sentences_split_prose_and_drop_layout() -> None:
     assert fortune_text_sentences("Roses are red,\n    violets are blue,\n    sugar is sweet.") == []  # laid out
     assert fortune_text_sentences("Use the SOURCE, Luke, and read it twice.") == []  # shouting is hard to read aloud
     assert fortune_text_sentences("x = y + 1; /* not prose at all */") == []
+
+
+def test_espeak_call_is_repeated_when_it_leaves_an_unsized_wav(monkeypatch) -> None:
+    """espeak-ng sizes its WAV header on close; one left at the placeholder (seen under load with
+    MBROLA voices) is synthesised again with the same arguments, not read as a truncated file."""
+    import subprocess
+
+    from qwenlike.corpus import speech
+
+    good = common.wav_bytes(np.sin(np.linspace(0, 200, 8000)).astype(np.float32) * 0.3)
+    unsized = good[:4] + (0x7FFFF000 + 36).to_bytes(4, "little") + good[8:40] + (0x7FFFF000).to_bytes(4, "little") + good[44:]
+    calls = []
+
+    def fake_run(args, **kw):
+        calls.append(args)
+        Path(args[args.index("-w") + 1]).write_bytes(unsized if len(calls) < 3 or always_bad else good)
+        return subprocess.CompletedProcess(args, 0, b"", b"")
+
+    monkeypatch.setattr(speech, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr(speech.subprocess, "run", fake_run)
+    always_bad = False
+    wav = speech._espeak("mb-de1", "Hallo", 1.0, None, 100)
+    assert len(calls) == 3 and calls[0] == calls[2] and wav.shape == (8000,)
+    calls.clear()
+    always_bad = True
+    with pytest.raises(RuntimeError, match="unfinished WAV file three times"):
+        speech._espeak("mb-de1", "Hallo", 1.0, None, 100)
+    assert len(calls) == 3

@@ -182,12 +182,24 @@ def _espeak(arg: str, text: str, rate: float, pitch: int | None, volume: int) ->
     if arg.startswith("mb-"):
         # 30 ms between words: MBROLA's run-together words cost Whisper base ~10 WER points.
         args += ["-g", "3"]
-    # Text on stdin: a sentence that starts with '-' must not be read as an option.
-    res = subprocess.run(args, input=text.encode("utf-8"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         timeout=60)
-    if res.returncode != 0:
-        raise RuntimeError(f"espeak-ng -v {arg} failed: {res.stderr.decode(errors='replace').strip()[:200]}")
-    return load_audio(out)
+    for _ in range(3):
+        # Text on stdin: a sentence that starts with '-' must not be read as an option.
+        res = subprocess.run(args, input=text.encode("utf-8"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             timeout=60)
+        if res.returncode != 0:
+            raise RuntimeError(f"espeak-ng -v {arg} failed: {res.stderr.decode(errors='replace').strip()[:200]}")
+        if _wav_finished(out):
+            return load_audio(out)
+        # espeak-ng writes a placeholder header and sizes it on close; with an MBROLA voice on a busy
+        # machine it was seen to exit 0 with the placeholder left (CI, under a training run): the same
+        # call again gives the same samples, a new draw would not.
+    raise RuntimeError(f"espeak-ng -v {arg} left an unfinished WAV file three times for {text[:60]!r}")
+
+
+def _wav_finished(path: Path) -> bool:
+    """The RIFF header's size matches the file (espeak-ng sizes it last)."""
+    data = path.read_bytes()[:8]
+    return len(data) == 8 and data[:4] == b"RIFF" and int.from_bytes(data[4:8], "little") + 8 == path.stat().st_size
 
 
 def _pico(lang: str, text: str, rate: float, pitch: int | None) -> np.ndarray:
