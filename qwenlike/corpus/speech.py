@@ -198,7 +198,8 @@ def _espeak(arg: str, text: str, rate: float, pitch: int | None, volume: int) ->
 
 def _wav_finished(path: Path) -> bool:
     """The RIFF header's size matches the file (espeak-ng sizes it last)."""
-    data = path.read_bytes()[:8]
+    with path.open("rb") as f:  # the header only: load_audio reads the samples next
+        data = f.read(8)
     return len(data) == 8 and data[:4] == b"RIFF" and int.from_bytes(data[4:8], "little") + 8 == path.stat().st_size
 
 
