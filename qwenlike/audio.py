@@ -172,19 +172,22 @@ def projector_tokens(n_enc_frames: int, stride: int = 2, mode: str = "pool") -> 
 
 
 def num_audio_tokens(
-    n_samples: int, stride: int = 2, mode: str = "pool", window: int = WINDOW_SAMPLES
+    n_samples: int, stride: int = 2, mode: str = "pool", window: int = WINDOW_SAMPLES, extra: int = 0
 ) -> int:
     """Audio tokens for a clip of `n_samples` at 16 kHz: summed over its encoder windows."""
-    return sum(window_tokens(n_samples, stride, mode, window))
+    return sum(window_tokens(n_samples, stride, mode, window, extra))
 
 
 def window_tokens(
-    n_samples: int, stride: int = 2, mode: str = "pool", window: int = WINDOW_SAMPLES
+    n_samples: int, stride: int = 2, mode: str = "pool", window: int = WINDOW_SAMPLES, extra: int = 0
 ) -> list[int]:
-    """Audio tokens of each encoder window of a clip, in order."""
-    return [
-        projector_tokens(encoder_frames(mel_frames(e - s)), stride, mode) for s, e in window_spans(n_samples, window)
-    ]
+    """Audio tokens of each encoder window of a clip, in order: the projector's, then `extra` more
+    (a label head's rows, `model.label_head`) for every window that makes any."""
+    out = []
+    for s, e in window_spans(n_samples, window):
+        n = projector_tokens(encoder_frames(mel_frames(e - s)), stride, mode)
+        out.append(n + extra if n > 0 else 0)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------

@@ -200,8 +200,8 @@ def export_qwen2_audio(model: AudioLM, out: str | Path) -> Path:
     from transformers import Qwen2AudioConfig, Qwen2AudioEncoderConfig, Qwen2AudioProcessor, WhisperFeatureExtractor
 
     c = model.config
-    if c.projector.kind != "pool-linear" or c.projector.stride != 2 or not c.projector.norm or c.encoder_final_norm or c.encoder_taps or c.utterance_block:
-        raise UserError("only models with the Qwen2-Audio layout (pool-linear, stride 2, norm after pooling, no encoder taps, no utterance vector) export to qwen2-audio")
+    if c.projector.kind != "pool-linear" or c.projector.stride != 2 or not c.projector.norm or c.encoder_final_norm or c.encoder_taps or c.utterance_block or c.label_head:
+        raise UserError("only models with the Qwen2-Audio layout (pool-linear, stride 2, norm after pooling, no encoder taps, no utterance vector, no label head) export to qwen2-audio")
     if c.lm.get("model_type") != "qwen2":
         raise UserError(f"Qwen2-Audio needs a Qwen2 language model; this one is {c.lm.get('model_type')!r}")
     audio_cfg = Qwen2AudioEncoderConfig(**encoder_dict(c.encoder))
@@ -418,6 +418,12 @@ def load_delta(path: Path, meta: dict[str, Any], merge: bool = True) -> AudioLM:
     if utterance != model.config.utterance_block:
         try:
             model.set_utterance_block(utterance)  # trained over a base without one: its weights are in the delta
+        except ValueError as e:
+            raise UserError(f"{path}: {e}") from None
+    head = meta.get("qwenlike", {}).get("label_head")
+    if head != model.config.label_head:
+        try:
+            model.set_label_head(head)  # fitted over a base without one: its weights are in the delta
         except ValueError as e:
             raise UserError(f"{path}: {e}") from None
     if meta["delta"].get("lora"):

@@ -264,6 +264,27 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_label_head(args: argparse.Namespace) -> int:
+    from .label_head import fit_label_head, save_label_head
+    from .paths import is_build_spec
+
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise UserError(f"--out {out}: exists and is not empty (a fitted model is written as a new folder)")
+    ref = args.model or "default"
+    base = ref if (ref == "default" or is_build_spec(ref)) else str(Path(_model_path(ref)).resolve())
+    _threads()
+    model = _load_model(args.model, None)
+    say = None if args.quiet else (lambda line: print(f"label-head: {line}", file=sys.stderr, flush=True))
+    report = fit_label_head(model, args.corpus, tasks, block=args.block, l2=args.l2, progress=say)
+    save_label_head(model, out, base, report, args.corpus)
+    print(json.dumps(report) if args.json else "\n".join(
+        f"{r['task']:16s} labels={r['labels']} train={r['train_accuracy']:.3f} test={r.get('test_accuracy', float('nan')):.3f}" for r in report))
+    print(f"qwenlike: wrote {out} (a delta over {base}: the label head's weights only)", file=sys.stderr)
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .train import run
 
@@ -368,6 +389,17 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--quiet", action="store_true")
     _model_args(pr)
     pr.set_defaults(func=cmd_probe)
+
+    lh = sub.add_parser("label-head", help="fit a label head (one linear classifier per closed-set task on an encoder block) onto a model")
+    lh.add_argument("--corpus", required=True, help="offline corpus folder: its train split fits, its test split scores the head alone")
+    lh.add_argument("--tasks", required=True, help="comma-separated closed-set tasks, e.g. speaker_gender,language_id")
+    lh.add_argument("--block", type=int, default=2, help="encoder block whose pooled frames the head reads (1-based; default 2)")
+    lh.add_argument("--l2", type=float, default=1e-3, help="L2 penalty of the logistic regressions")
+    lh.add_argument("--out", required=True, help="new folder: a delta checkpoint over --model with the head")
+    lh.add_argument("--json", action="store_true")
+    lh.add_argument("--quiet", action="store_true")
+    lh.add_argument("--model", help=f"model folder, 'default', or a build spec (default: the shipped default model)")
+    lh.set_defaults(func=cmd_label_head)
 
     tr = sub.add_parser("train", help="train a recipe: qwenlike train CONFIG.yaml [--resume] [key=value ...]")
     tr.add_argument("rest", nargs=argparse.REMAINDER, help="CONFIG.yaml [--resume] [key=value ...] (see recipes/)")

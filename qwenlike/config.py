@@ -46,6 +46,7 @@ class ModelConfig:
     cache_encoder_features: bool = False  # frozen encoder only: encode each clip once, reuse
     encoder_taps: list[int] | None = None  # earlier encoder blocks the adapter also sees (None: as loaded)
     utterance_block: int | None = None  # encoder block pooled into an utterance vector added to the audio tokens (0: none, None: as loaded)
+    label_head: str = "frozen"  # frozen | full: a loaded model's label head (`qwenlike label-head` fits it; frozen keeps that fit)
 
 
 @dataclass
@@ -101,7 +102,7 @@ class TrainConfig:
         m, d, o = self.model, self.data, self.optim
         for name, val, allowed in (
             ("model.encoder", m.encoder, TRAINABLE), ("model.lm", m.lm, TRAINABLE),
-            ("model.projector", m.projector, ("frozen", "full")), ("precision", self.precision, ("auto", "bf16", "fp32")),
+            ("model.projector", m.projector, ("frozen", "full")), ("model.label_head", m.label_head, ("frozen", "full")), ("precision", self.precision, ("auto", "bf16", "fp32")),
             ("device", self.device, ("auto", "cpu", "cuda")), ("optim.schedule", o.schedule, ("cosine", "linear", "constant")),
             ("model.tiny_projector", m.tiny_projector, ("stack-mlp", "pool-linear")), ("objective", self.objective, ("lm", "ctc")),
         ):  # fmt: skip

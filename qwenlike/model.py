@@ -6,7 +6,9 @@ A audio tokens, H LM hidden size, V vocabulary.
 
 The forward pass, top to bottom:
   windows (W, M, T) --encoder--> (W, E, D) --projector--> (W, A_max, H) --valid rows--> (sum A, H)
-  (with `utterance_block`, each window's pooled summary frames add one (H,) vector to its rows)
+  (with `utterance_block`, each window's pooled summary frames add one (H,) vector to its rows;
+  with `label_head`, each window gets G more rows after its own: per closed-set task the label
+  probabilities of its pooled summary frames times the labels' input embeddings)
   input_ids (B, L) --embed--> (B, L, H); masked_scatter the audio rows into the <|AUDIO|> slots
   --lm--> logits (B, L, V) or the loss on assistant tokens.
 """
@@ -24,7 +26,7 @@ from .audio import projector_tokens
 from .chat import AUDIO_TOKEN, IGNORE
 from .encoder import AudioEncoder, check_summary, check_taps
 from .inputs import AudioBatch, Batch
-from .projector import ProjectorConfig, UtteranceVector, build_projector
+from .projector import LabelHead, ProjectorConfig, UtteranceVector, build_projector
 
 
 VOLATILE_KEYS = ("_name_or_path", "transformers_version", "architectures", "dtype", "torch_dtype")
@@ -60,6 +62,9 @@ class AudioLMConfig:
     pad_to_window: bool = False  # True: encode 30 s windows with masks (Qwen2-Audio checkpoints)
     encoder_taps: list[int] = field(default_factory=list)  # earlier encoder blocks the adapter also sees
     utterance_block: int = 0  # encoder block pooled into each window's utterance vector (0: none)
+    # {"block": b, "groups": [{"task": name, "labels": [...], "token_ids": [[...], ...]}, ...]}: a fitted
+    # linear classifier per task on block b's pooled frames, read by the LM as G more rows a window
+    label_head: dict[str, Any] | None = None
     chat_template: str = "tokenizer"  # "qwen2-audio" | "tokenizer"
     system_prompt: str | None = None
     audio_token: str = AUDIO_TOKEN
@@ -72,7 +77,15 @@ class AudioLMConfig:
     @property
     def token_args(self) -> dict[str, Any]:
         """Keyword arguments of `audio.num_audio_tokens` for this model."""
-        return {"stride": self.projector.stride, "mode": self.projector.mode}
+        args: dict[str, Any] = {"stride": self.projector.stride, "mode": self.projector.mode}
+        if self.label_head:
+            args["extra"] = len(self.label_head["groups"])  # one row per label group a window
+        return args
+
+    @property
+    def summary_block(self) -> int:
+        """The encoder block the utterance vector and the label head pool (they share it), or 0."""
+        return self.utterance_block or (self.label_head or {}).get("block", 0)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -91,6 +104,27 @@ class AudioLMConfig:
     def lm_config(self):
         d = dict(self.lm)
         return AutoConfig.for_model(d.pop("model_type"), **d)
+
+
+def _label_sizes(spec: dict[str, Any]) -> list[int]:
+    return [len(g["labels"]) for g in spec["groups"]]
+
+
+def check_label_head(spec: dict[str, Any], n_layers: int) -> dict[str, Any]:
+    """A label-head spec, checked: a block in 1..n_layers, 1+ groups of 2+ labels, one token-id list
+    (non-empty) per label."""
+    block = int(spec.get("block", 0))
+    if not 1 <= block <= n_layers:
+        raise ValueError(f"the label head's block must be in 1..{n_layers}, not {spec.get('block')}")
+    groups = spec.get("groups") or []
+    if not groups:
+        raise ValueError("a label head needs at least one label group")
+    for g in groups:
+        labels, ids = list(g.get("labels", [])), list(g.get("token_ids", []))
+        if len(labels) < 2 or len(ids) != len(labels) or any(not i for i in ids):
+            raise ValueError(f"label group {g.get('task')!r}: needs 2+ labels and one non-empty token-id list per label")
+    return {"block": block, "groups": [{"task": str(g["task"]), "labels": [str(x) for x in g["labels"]],
+                                        "token_ids": [[int(t) for t in i] for i in g["token_ids"]]} for g in groups]}  # fmt: skip
 
 
 class CTCHead(nn.Module):
@@ -135,7 +169,7 @@ class AudioLM(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = AudioEncoder(config.whisper_config(), config.encoder_final_norm, config.pad_to_window,
-                                    config.encoder_taps, config.utterance_block)  # fmt: skip
+                                    config.encoder_taps, config.summary_block)  # fmt: skip
         config.projector.in_dim = self.encoder.dim
         self.lm = lm if lm is not None else AutoModelForCausalLM.from_config(config.lm_config())
         config.lm = _plain_config(self.lm.config)  # what the LM really is, stable across save/load
@@ -143,6 +177,8 @@ class AudioLM(nn.Module):
         self.projector = build_projector(config.projector)
         if config.utterance_block:
             self.projector.utterance = UtteranceVector(config.whisper_config().d_model, config.projector.out_dim)
+        if config.label_head:
+            self.label_head = LabelHead(config.whisper_config().d_model, _label_sizes(config.label_head))
         self.tokenizer = tokenizer
 
     # ------------------------------------------------------------------ properties
@@ -166,12 +202,18 @@ class AudioLM(nn.Module):
         proj = self.projector(hidden[..., :d].to(self.projector_dtype))  # (W, A_max, H)
         if self.config.utterance_block:
             proj = proj + self.projector.utterance(hidden[..., d:], enc_frames)[:, None, :].to(proj.dtype)
+        labels = None
+        if self.config.label_head:
+            labels = self.label_head(hidden[..., d:], enc_frames, self.label_table()).to(proj.dtype)  # (W, G, H)
         rows = []
         for w in range(proj.shape[0]):
             n = projector_tokens(int(enc_frames[w]), self.config.projector.stride, self.config.projector.mode)
-            if n != audio.tokens[w]:
-                raise ValueError(f"window {w}: projector made {n=} tokens but the rendering reserved {audio.tokens[w]}")
+            extra = 0 if labels is None else labels.shape[1]
+            if n + extra != audio.tokens[w]:
+                raise ValueError(f"window {w}: projector made {n + extra} tokens but the rendering reserved {audio.tokens[w]}")
             rows.append(proj[w, :n])
+            if labels is not None:
+                rows.append(labels[w])
         return torch.cat(rows) if rows else proj.new_zeros(0, proj.shape[-1])  # (sum A, H)
 
     @property
@@ -254,14 +296,41 @@ class AudioLM(nn.Module):
         new = check_summary(block, self.config.whisper_config().encoder_layers)
         if new == self.config.utterance_block:
             return False
+        head = self.config.label_head
+        if new and head and head["block"] != new:
+            raise ValueError(f"the utterance block must be the label head's block {head['block']}, not {new}")
         self.config.utterance_block = new
-        self.encoder.summary = new
+        self.encoder.summary = self.config.summary_block
         if hasattr(self.projector, "utterance"):
             del self.projector.utterance
         if new:
             ref = next(self.projector.parameters())
             self.projector.utterance = UtteranceVector(self.encoder.config.d_model, self.config.projector.out_dim).to(
                 device=ref.device, dtype=ref.dtype)  # fmt: skip
+        return True
+
+    def label_table(self) -> torch.Tensor:
+        """(K, H): each label group's labels, in order, as the mean of their tokens' input embeddings."""
+        table = self.lm.get_input_embeddings().weight
+        ids = [t for g in self.config.label_head["groups"] for t in g["token_ids"]]
+        return torch.stack([table[torch.tensor(i, device=table.device)].mean(0) for i in ids])
+
+    def set_label_head(self, spec: dict[str, Any] | None) -> bool:
+        """Give the model a label head (`AudioLMConfig.label_head`; None removes it). A new head is
+        zero (uniform probabilities: every window's label rows are its groups' mean label embedding)
+        until fitted (`label_head.fit_label_head`). Returns whether anything changed."""
+        spec = None if not spec else check_label_head(spec, self.config.whisper_config().encoder_layers)
+        if spec == self.config.label_head:
+            return False
+        if spec and self.config.utterance_block and spec["block"] != self.config.utterance_block:
+            raise ValueError(f"the label head must pool the utterance vector's block {self.config.utterance_block}, not {spec['block']}")
+        self.config.label_head = spec
+        self.encoder.summary = self.config.summary_block
+        if hasattr(self, "label_head"):
+            del self.label_head
+        if spec:
+            ref = next(self.projector.parameters())
+            self.label_head = LabelHead(self.encoder.config.d_model, _label_sizes(spec)).to(device=ref.device, dtype=ref.dtype)
         return True
 
     def attach_ctc_head(self) -> CTCHead:

@@ -83,8 +83,15 @@ def _check_layers(model: Any, layers: Sequence[int] | None) -> None:
 
 def fit_linear(x: torch.Tensor, y: torch.Tensor, n_classes: int, l2: float = 1e-3, iters: int = 300):
     """Multinomial logistic regression on standardised x: returns predict(x) -> (N,) class ids."""
-    mu, sd = x.mean(0), x.std(0).clamp(min=1e-6)
-    z = (x - mu) / sd
+    w, b = fit_logistic(x, y, n_classes, l2, iters)
+    return lambda q: (q.double() @ w + b).argmax(-1)
+
+
+def fit_logistic(x: torch.Tensor, y: torch.Tensor, n_classes: int, l2: float = 1e-3, iters: int = 300):
+    """The same regression's weights on raw x: (w (D, C), b (C,)) in float64, the standardisation
+    folded in (logits = x @ w + b), so that one Linear layer applies it."""
+    mu, sd = x.double().mean(0), x.double().std(0).clamp(min=1e-6)
+    z = (x.double() - mu) / sd
     w = torch.zeros(z.shape[1], n_classes, dtype=torch.float64, requires_grad=True)
     b = torch.zeros(n_classes, dtype=torch.float64, requires_grad=True)
     z64 = z.double()
@@ -97,8 +104,8 @@ def fit_linear(x: torch.Tensor, y: torch.Tensor, n_classes: int, l2: float = 1e-
         return loss
 
     opt.step(closure)
-    w_, b_ = w.detach(), b.detach()
-    return lambda q: (((q - mu) / sd).double() @ w_ + b_).argmax(-1)
+    w_ = w.detach() / sd[:, None]
+    return w_, b.detach() - mu @ w_
 
 
 def _clips_and_labels(task: Any, split: str, corpus: str, limit: int | None) -> tuple[list, list[str]]:

@@ -13,6 +13,10 @@ every audio token of that window. What is constant over a clip (who speaks, whic
 sound or instrument) then reaches the LM as a denoised whole-clip reading, the way a linear probe
 reads it (`qwenlike probe`), instead of being averaged by the LM out of per-frame tokens that an
 alignment stage has pulled onto words. Zero at the start: a model gains it without changing.
+
+LabelHead (optional, `model.label_head`): the same pooled reading through a fitted linear classifier
+per closed-set task; each window gets one more audio row per task, the probability-weighted mean of
+that task's label embeddings (see the class).
 """
 
 from __future__ import annotations
@@ -92,13 +96,46 @@ class UtteranceVector(nn.Module):
         nn.init.zeros_(self.linear.weight)
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        x = x.float()
-        keep = (torch.arange(x.shape[1], device=x.device)[None, :] < valid.to(x.device)[:, None]).float()  # (B, E)
-        n = keep.sum(1, keepdim=True).clamp(min=1.0)  # (B, 1)
-        mean = (x * keep[..., None]).sum(1) / n  # (B, D)
-        var = (((x - mean[:, None]) ** 2) * keep[..., None]).sum(1) / n  # (B, D)
-        pooled = torch.cat([mean, (var + self.eps).sqrt()], dim=-1)  # (B, 2D)
+        pooled = pool_frames(x, valid, self.eps)  # (B, 2D)
         return self.linear(self.norm(pooled).to(self.linear.weight.dtype))  # (B, H)
+
+
+def pool_frames(x: torch.Tensor, valid: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """(B, E, D) frames + (B,) valid counts -> (B, 2D): mean and std over each row's valid frames (fp32)."""
+    x = x.float()
+    keep = (torch.arange(x.shape[1], device=x.device)[None, :] < valid.to(x.device)[:, None]).float()  # (B, E)
+    n = keep.sum(1, keepdim=True).clamp(min=1.0)  # (B, 1)
+    mean = (x * keep[..., None]).sum(1) / n  # (B, D)
+    var = (((x - mean[:, None]) ** 2) * keep[..., None]).sum(1) / n  # (B, D)
+    return torch.cat([mean, (var + eps).sqrt()], dim=-1)  # (B, 2D)
+
+
+class LabelHead(nn.Module):
+    """(B, E, D) frames + (B,) valid counts + (K, H) label embeddings -> (B, G, H): one audio row per
+    label group (a closed-set task such as speaker gender), the label probabilities of the window's
+    pooled frames times those labels' LM input embeddings. A linear classifier (Linear(2D, K), fitted
+    by `qwenlike label-head`, a logistic regression on the train split) whose reading reaches the LM
+    as the words themselves: "female" arrives as (nearly) the embedding of "female", which the LM
+    reads without learning a new code for it.
+
+    `sizes` are the groups' label counts (K = their sum, in the order of the label table)."""
+
+    def __init__(self, in_dim: int, sizes: list[int], eps: float = 1e-5):
+        super().__init__()
+        self.sizes = list(sizes)
+        self.eps = eps
+        self.linear = nn.Linear(2 * in_dim, sum(sizes))
+        nn.init.zeros_(self.linear.weight)  # uniform probabilities until fitted
+        nn.init.zeros_(self.linear.bias)
+
+    def probs(self, x: torch.Tensor, valid: torch.Tensor) -> list[torch.Tensor]:
+        """Each group's label probabilities: G tensors (B, K_g)."""
+        logits = self.linear(pool_frames(x, valid, self.eps).to(self.linear.weight.dtype)).float()  # (B, K)
+        return [z.softmax(-1) for z in logits.split(self.sizes, dim=-1)]
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        rows = [p @ t.float() for p, t in zip(self.probs(x, valid), table.split(self.sizes))]  # G x (B, H)
+        return torch.stack(rows, dim=1)  # (B, G, H)
 
 
 def build_projector(cfg: ProjectorConfig) -> nn.Module:

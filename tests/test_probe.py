@@ -44,7 +44,7 @@ def corpus(tmp_path_factory):
             rows.append(_row("speaker_gender", split, i, g, 250.0 + 40 * (i % 6)))
         splits[split] = to_dataset(rows)
     DatasetDict(splits).save_to_disk(str(root))
-    (root / "label_sets.json").write_text(json.dumps({"sound_event": sorted(PITCH)}))
+    (root / "label_sets.json").write_text(json.dumps({"sound_event": sorted(PITCH), "speaker_gender": ["female", "male"]}))
     return root
 
 

@@ -1,0 +1,102 @@
+"""The label head (`qwenlike label-head`, `model.label_head`): a logistic regression per closed-set task
+on an encoder block's pooled frames, fitted on the train split; each window gets one more audio row
+per task, its label probabilities times the labels' input embeddings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from qwenlike import audio as A
+from qwenlike.checkpoint import export_qwen2_audio, from_pretrained, pack_delta
+from qwenlike.cli import main
+from qwenlike.errors import UserError
+from qwenlike.generate import score_labels
+from qwenlike.inputs import AudioBatch, prepare
+from qwenlike.label_head import fit_label_head
+from qwenlike.train import run
+
+from conftest import tiny_align_args, tone
+from test_probe import PITCH, corpus  # noqa: F401  (the fixture: sound_event by pitch band, speaker_gender apart from the audio)
+
+
+def _rows(model, waves):
+    feats = A.log_mel(waves, n_mels=model.config.n_mels)
+    tokens = [A.num_audio_tokens(len(w), **model.config.token_args) for w in waves]
+    with torch.no_grad():
+        return tokens, model.encode_audio(AudioBatch(feats, tokens)).split(tokens)
+
+
+def test_a_fitted_head_names_held_out_pitch_bands_and_hands_the_lm_that_label_s_embedding(tiny_dir, corpus):
+    model = from_pretrained(tiny_dir).eval()
+    waves = [tone(0.5, PITCH["rain"] * 1.02, seed=5000), tone(0.45, PITCH["bell"], seed=5001)]
+    plain_tokens, plain = _rows(model, waves)
+    report = {r["task"]: r for r in fit_label_head(model, str(corpus), ["sound_event", "speaker_gender"], block=1)}
+    se, sg = report["sound_event"], report["speaker_gender"]
+    assert (se["labels"], se["n_train"], se["n_test"], se["test_accuracy"]) == (3, 24, 12, 1.0)
+    assert sg["n_test"] == 12 and sg["test_accuracy"] <= 0.75  # labels unrelated to the audio: no better than chance on held-out clips
+    assert model.config.token_args["extra"] == 2 and model.encoder.summary == 1
+    tokens, rows = _rows(model, waves)
+    assert tokens == [n + 2 for n in plain_tokens]  # one more row per task and window
+    for r, p in zip(rows, plain):
+        assert torch.equal(r[:-2], p)  # the frame rows are untouched
+    table = model.label_table().detach()  # (5, H): bell, dog barking, rain, female, male
+    emb = model.lm.get_input_embeddings().weight.detach()
+    rain = emb[model.tokenizer("rain", add_special_tokens=False)["input_ids"]].mean(0)
+    assert torch.allclose(table[2], rain)
+    for r, band in zip(rows, ("rain", "bell")):
+        k = sorted(PITCH).index(band)
+        probs = torch.linalg.lstsq(table[:3].T.double(), r[-2].double()[:, None]).solution[:, 0]  # the row as a mix of the three label embeddings
+        assert probs.argmax() == k and probs[k] > 0.9 and probs.sum() == pytest.approx(1.0, abs=1e-3)
+    with pytest.raises(UserError, match="not a closed-set"):
+        fit_label_head(model, str(corpus), ["asr"])
+
+
+def test_the_cli_writes_a_small_delta_that_loads_scores_and_trains_on_with_the_head_frozen(tiny_dir, corpus, tmp_path, capsys):
+    out = tmp_path / "head"
+    assert main(["label-head", "--model", str(tiny_dir), "--corpus", str(corpus), "--tasks", "sound_event",
+                 "--block", "1", "--out", str(out), "--quiet"]) == 0  # fmt: skip
+    assert "sound_event" in capsys.readouterr().out
+    stored = load_file(str(out / "delta.safetensors"))
+    assert sorted(stored) == ["label_head.linear.bias", "label_head.linear.weight"]  # only what was fitted
+    fit = json.loads((out / "label_head.json").read_text())
+    assert fit["tasks"][0]["test_accuracy"] == 1.0 and (out / "label_sets.json").exists()
+    model = from_pretrained(out).eval()
+    assert model.config.label_head["block"] == 1 and [g["task"] for g in model.config.label_head["groups"]] == ["sound_event"]
+    assert torch.equal(model.label_head.linear.weight, stored["label_head.linear.weight"])
+    conv = [{"role": "user", "content": [{"type": "audio", "audio": str(tmp_path / "t.wav")}, {"type": "text", "text": "What sound is this?"}]}]
+    import soundfile as sf
+
+    sf.write(tmp_path / "t.wav", tone(0.5, PITCH["dog barking"]), 16000)
+    batch = prepare([conv], model.tokenizer, model.config, add_generation_prompt=True)
+    n_frames = A.num_audio_tokens(8000, stride=model.config.projector.stride, mode=model.config.projector.mode)
+    assert int((batch.input_ids == model.audio_token_id).sum()) == n_frames + 1
+    s = score_labels(model, conv, sorted(PITCH))
+    assert sum(s.probs) == pytest.approx(1.0)
+    with pytest.raises(UserError, match="Qwen2-Audio layout"):
+        export_qwen2_audio(model, tmp_path / "q2a")
+    # refused in one line each: a task without labels, an unknown task, a block past the top, a used folder
+    for args, msg in ((["--tasks", "asr"], "not a closed-set"), (["--tasks", "nope"], "unknown task"),
+                      (["--block", "9"], "block must be in"), (["--out", str(out)], "not empty")):  # fmt: skip
+        argv = ["label-head", "--model", str(tiny_dir), "--corpus", str(corpus), "--tasks", "sound_event", "--out", str(tmp_path / "x"), *args]
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and msg in err[0], err
+    # a LoRA stage on the fitted model: the head stays as fitted, the stage's package carries it
+    from qwenlike.data import write_tone_manifest
+
+    tones = write_tone_manifest(tmp_path / "tones", n=8, seconds=0.5)
+    run_dir = tmp_path / "run"
+    args = tiny_align_args(tones, run_dir, "global_batch_size=4", "data.micro_batch_size=2", "precision=fp32", "max_steps=2",
+                           "save_every=2", "model.lm=lora", "model.tiny=false", f"model.path={out}")  # fmt: skip
+    run(args)
+    ck = run_dir / "checkpoint-2"
+    assert not any(k.startswith("label_head.") for k in load_file(str(ck / "delta.safetensors")))
+    trained = from_pretrained(ck).eval()
+    assert torch.equal(trained.label_head.linear.weight, model.label_head.linear.weight)
+    packed = from_pretrained(pack_delta(ck, tmp_path / "package", dtype=torch.float32)).eval()
+    waves = [tone(0.5, PITCH["rain"])]
+    assert torch.allclose(_rows(packed, waves)[1][0], _rows(trained, waves)[1][0], atol=1e-5)
