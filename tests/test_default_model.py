@@ -169,14 +169,17 @@ def test_the_shipped_default_model_is_only_the_trained_weights():
     d = paths.default_model_dir()
     assert d is not None and d == paths.DEFAULT_MODEL
     meta = json.loads((d / "config.json").read_text())
-    assert meta["delta"]["base"] == SPEC and meta["delta"]["lora"]["r"] == 16
+    # stage 2's LoRA (r 16) and the label-head stage's (r 16) folded into one of rank 32
+    assert meta["delta"]["base"] == SPEC and meta["delta"]["lora"]["r"] == 32
+    assert [g["task"] for g in meta["qwenlike"]["label_head"]["groups"]] == ["speaker_gender", "language_id", "instrument", "sound_event"]
     with safe_open(str(d / "delta.safetensors"), framework="pt") as f:
         names = list(f.keys())
-    assert names and all(n.startswith("projector.") or ".lora_" in n for n in names)
+    assert names and all(n.startswith(("projector.", "label_head.")) or ".lora_" in n for n in names)
     assert any(".lora_" in n for n in names) and any(n.startswith("projector.") for n in names)
+    assert {"label_head.linear.weight", "label_head.linear.bias"} <= set(names)
     files = {p.name for p in d.iterdir()}
     assert not files & {"optimizer.pt", "rng-rank0.pt", "trainer_state.json"}  # no training state ships
-    assert sum(p.stat().st_size for p in d.iterdir()) < 40e6  # fp16 deltas: ~29 MB of weights
+    assert sum(p.stat().st_size for p in d.iterdir()) < 45e6  # fp16 deltas: ~39 MB of weights (two LoRAs as one of rank 32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,7 +199,7 @@ def test_default_model_ask_on_a_10_s_clip_reports_time_and_stays_under_3_gb():
     r = cli("ask", str(EXAMPLES / "weather_report.wav"), "-q", "What is said in this clip?", "--json")  # no --model
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["audio_seconds"] == 10.0 and out["audio_tokens"] == 125 and out["new_tokens"] > 0
+    assert out["audio_seconds"] == 10.0 and out["audio_tokens"] == 125 + 4 and out["new_tokens"] > 0  # 125 frame tokens + 4 label-head rows
     assert out["answer"].strip() and out["finish_reason"] == "stop"  # a sentence that ends, not a runaway
     assert 0 < out["seconds"] and out["peak_rss_mb"] < 3072, out
 
@@ -219,8 +222,10 @@ def test_default_model_voice_chat_knows_the_capital_of_france():
 
 
 @pytest.mark.base_models
-@pytest.mark.xfail(strict=True, reason=BELOW_TARGET)
-@pytest.mark.parametrize("clip, task, label", [("cow.wav", "sound_event", "cow mooing"), ("violin.wav", "instrument", "violin")])
+@pytest.mark.parametrize("clip, task, label", [
+    pytest.param("cow.wav", "sound_event", "cow mooing", marks=pytest.mark.xfail(strict=True, reason=BELOW_TARGET)),
+    ("violin.wav", "instrument", "violin"),  # instrument met its target with the label head (fourteenth run)
+])
 def test_default_model_classifies_bundled_clips(clip, task, label):
     r = cli("classify", str(EXAMPLES / clip), "--task", task, "--json")
     assert r.returncode == 0, r.stderr
