@@ -269,6 +269,10 @@ def cmd_label_head(args: argparse.Namespace) -> int:
     from .paths import is_build_spec
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    try:
+        blocks = [int(x) for x in args.blocks.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"--blocks takes encoder block numbers like 1,2,3,4, not {args.blocks!r}") from None
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise UserError(f"--out {out}: exists and is not empty (a fitted model is written as a new folder)")
@@ -277,7 +281,7 @@ def cmd_label_head(args: argparse.Namespace) -> int:
     _threads()
     model = _load_model(args.model, None)
     say = None if args.quiet else (lambda line: print(f"label-head: {line}", file=sys.stderr, flush=True))
-    report = fit_label_head(model, args.corpus, tasks, block=args.block, l2=args.l2, progress=say)
+    report = fit_label_head(model, args.corpus, tasks, blocks=blocks, l2=args.l2, progress=say)
     save_label_head(model, out, base, report, args.corpus)
     print(json.dumps(report) if args.json else "\n".join(
         f"{r['task']:16s} labels={r['labels']} train={r['train_accuracy']:.3f} test={r.get('test_accuracy', float('nan')):.3f}" for r in report))
@@ -393,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     lh = sub.add_parser("label-head", help="fit a label head (one linear classifier per closed-set task on an encoder block) onto a model")
     lh.add_argument("--corpus", required=True, help="offline corpus folder: its train split fits, its test split scores the head alone")
     lh.add_argument("--tasks", required=True, help="comma-separated closed-set tasks, e.g. speaker_gender,language_id")
-    lh.add_argument("--block", type=int, default=2, help="encoder block whose pooled frames the head reads (1-based; default 2)")
+    lh.add_argument("--blocks", default="2", help="encoder blocks whose pooled frames the head reads, side by side (1-based, e.g. 1,2,3,4; default 2)")
     lh.add_argument("--l2", type=float, default=1e-3, help="L2 penalty of the logistic regressions")
     lh.add_argument("--out", required=True, help="new folder: a delta checkpoint over --model with the head")
     lh.add_argument("--json", action="store_true")

@@ -13,9 +13,10 @@ final output's scale). Whisper's top block keeps what transcription needs; speak
 sound cues are plainer mid-encoder (`qwenlike probe --layers`), so an adapter that sees both can
 read them.
 
-`summary` (a block number, 0 for none) appends that block's normalised output once more, after the
-taps: not for the frame adapter (`dim` excludes it) but for the utterance vector
-(`projector.UtteranceVector`), which pools it over the clip.
+`summary` (block numbers, or one block, 0 for none) appends those blocks' normalised outputs once
+more, after the taps: not for the frame adapter (`dim` excludes them) but for the utterance vector
+(`projector.UtteranceVector`, one block) and the label head (`projector.LabelHead`, one or more),
+which pool them over the clip.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ from .audio import Features, encoder_frames
 
 class AudioEncoder(nn.Module):
     def __init__(self, config: WhisperConfig, final_norm: bool = True, pad_to_window: bool = False,
-                 taps: tuple[int, ...] | list[int] = (), summary: int = 0):
+                 taps: tuple[int, ...] | list[int] = (), summary: int | tuple[int, ...] | list[int] = 0):
         super().__init__()
         self.config = config
         self.pad_to_window = pad_to_window
         self.taps = check_taps(taps, config.encoder_layers)
-        self.summary = check_summary(summary, config.encoder_layers)
+        self.summary = summary_blocks(summary, config.encoder_layers)
         self.whisper = WhisperEncoder(config)
         if not final_norm:  # the norm lives in the projector (Qwen2-Audio pools before normalising)
             self.whisper.layer_norm = nn.Identity()
@@ -49,8 +50,8 @@ class AudioEncoder(nn.Module):
 
     @property
     def out_dim(self) -> int:
-        """Width of what forward returns: `dim`, then the summary block's output if there is one."""
-        return self.dim + (self.config.d_model if self.summary else 0)
+        """Width of what forward returns: `dim`, then the summary blocks' outputs."""
+        return self.dim + self.config.d_model * len(self.summary)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -80,7 +81,7 @@ class AudioEncoder(nn.Module):
         mask2d = torch.arange(e, device=x.device)[None, :] < valid[:, None]  # (B, E)
         full = bool(mask2d.all())  # no padding anywhere: no mask, and the attention kernel's fast path
         mask = None if full else create_bidirectional_mask(config=self.config, inputs_embeds=x, attention_mask=mask2d.long())
-        tapped = []
+        tapped, summary = [], {}
         for i, layer in enumerate(w.layers, 1):
             if self.gradient_checkpointing and self.training:
                 x = torch.utils.checkpoint.checkpoint(layer, x, mask, use_reentrant=False)
@@ -88,11 +89,10 @@ class AudioEncoder(nn.Module):
                 x = layer(x, mask)
             if i in self.taps:
                 tapped.append(nn.functional.layer_norm(x, x.shape[-1:]))  # (B, E, D), no learnt scale
-            if i == self.summary:
-                summary = nn.functional.layer_norm(x, x.shape[-1:])  # (B, E, D), appended after the taps
+            if i in self.summary:
+                summary[i] = nn.functional.layer_norm(x, x.shape[-1:])  # (B, E, D), appended after the taps
         x = w.layer_norm(x)  # (B, E, D)
-        if self.summary:
-            tapped.append(summary)
+        tapped += [summary[i] for i in self.summary]
         if tapped:
             x = torch.cat([x, *tapped], dim=-1)  # (B, E, out_dim)
         if not self.pad_to_window and not full:
@@ -115,3 +115,13 @@ def check_summary(block: int, n_layers: int) -> int:
     if not 0 <= b <= n_layers:
         raise ValueError(f"the utterance block must be in 1..{n_layers} (0: none), not {block}")
     return b
+
+
+def summary_blocks(blocks: int | tuple[int, ...] | list[int], n_layers: int) -> tuple[int, ...]:
+    """Summary blocks as a sorted tuple of distinct blocks in 1..n_layers (0 or () for none)."""
+    if isinstance(blocks, int):
+        return () if blocks == 0 else (check_summary(blocks, n_layers),)
+    t = tuple(sorted({int(b) for b in blocks}))
+    if len(t) != len(list(blocks)) or any(not 1 <= b <= n_layers for b in t):
+        raise ValueError(f"summary blocks must be distinct blocks in 1..{n_layers}, not {list(blocks)}")
+    return t

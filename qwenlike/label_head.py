@@ -9,7 +9,7 @@ folded in) into the head, and scores the head alone on the test split. The rest 
 untouched; a later `qwenlike train` stage teaches the LM to read the rows (`model.label_head: frozen`
 keeps the fit).
 
-    qwenlike label-head --model REF --corpus C --tasks speaker_gender,language_id [--block 2] --out DIR
+    qwenlike label-head --model REF --corpus C --tasks speaker_gender,language_id [--blocks 1,2,3,4] --out DIR
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .projector import pool_frames
 
 @torch.no_grad()
 def window_features(model: Any, waves: Sequence[Any]) -> tuple[torch.Tensor, list[int]]:
-    """Clips -> ((N, 2D) pooled summary-block frames of every window, the clip index of each row):
+    """Clips -> ((N, 2D x blocks) pooled summary-block frames of every window, the clip index of each row):
     exactly what the model's label head reads."""
     encoder = model.encoder.eval()
     d = encoder.dim
@@ -51,9 +51,9 @@ def _clip_accuracy(probs: torch.Tensor, owner: list[int], truth: list[int]) -> f
     return float((acc.argmax(1) == torch.tensor(truth)).double().mean())
 
 
-def fit_label_head(model: Any, corpus: str, tasks: Sequence[str], block: int = 2, l2: float = 1e-3,
+def fit_label_head(model: Any, corpus: str, tasks: Sequence[str], blocks: Sequence[int] = (2,), l2: float = 1e-3,
                    progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Give `model` a label head over encoder block `block` for these closed-set, single-clip tasks
+    """Give `model` a label head over these encoder blocks (pooled frames side by side) for these closed-set, single-clip tasks
     of the corpus (labels from its label_sets.json, in the task's order), fit each task's classifier
     on the train split, and return per task its train and test accuracy (the head alone)."""
     from .tasks import load_tasks
@@ -76,9 +76,9 @@ def fit_label_head(model: Any, corpus: str, tasks: Sequence[str], block: int = 2
         groups.append({"task": n, "labels": labels, "token_ids": ids})
     try:
         model.set_label_head(None)
-        model.set_label_head({"block": block, "groups": groups})
+        model.set_label_head({"blocks": list(blocks), "groups": groups})
     except ValueError as e:
-        raise UserError(f"--block: {e}") from None
+        raise UserError(f"--blocks: {e}") from None
     head = model.label_head
     report, start = [], 0
     for g in groups:

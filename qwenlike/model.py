@@ -62,8 +62,8 @@ class AudioLMConfig:
     pad_to_window: bool = False  # True: encode 30 s windows with masks (Qwen2-Audio checkpoints)
     encoder_taps: list[int] = field(default_factory=list)  # earlier encoder blocks the adapter also sees
     utterance_block: int = 0  # encoder block pooled into each window's utterance vector (0: none)
-    # {"block": b, "groups": [{"task": name, "labels": [...], "token_ids": [[...], ...]}, ...]}: a fitted
-    # linear classifier per task on block b's pooled frames, read by the LM as G more rows a window
+    # {"blocks": [b, ...], "groups": [{"task": name, "labels": [...], "token_ids": [[...], ...]}, ...]}: a
+    # fitted linear classifier per task on those blocks' pooled frames, read by the LM as G more rows a window
     label_head: dict[str, Any] | None = None
     chat_template: str = "tokenizer"  # "qwen2-audio" | "tokenizer"
     system_prompt: str | None = None
@@ -83,9 +83,12 @@ class AudioLMConfig:
         return args
 
     @property
-    def summary_block(self) -> int:
-        """The encoder block the utterance vector and the label head pool (they share it), or 0."""
-        return self.utterance_block or (self.label_head or {}).get("block", 0)
+    def summary_blocks(self) -> tuple[int, ...]:
+        """The encoder blocks the utterance vector (one) or the label head (one or more) pool; they
+        share them when both are present."""
+        if self.utterance_block:
+            return (self.utterance_block,)
+        return tuple((self.label_head or {}).get("blocks", ()))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -111,11 +114,12 @@ def _label_sizes(spec: dict[str, Any]) -> list[int]:
 
 
 def check_label_head(spec: dict[str, Any], n_layers: int) -> dict[str, Any]:
-    """A label-head spec, checked: a block in 1..n_layers, 1+ groups of 2+ labels, one token-id list
-    (non-empty) per label."""
-    block = int(spec.get("block", 0))
-    if not 1 <= block <= n_layers:
-        raise ValueError(f"the label head's block must be in 1..{n_layers}, not {spec.get('block')}")
+    """A label-head spec, checked and normalised: 1+ distinct blocks in 1..n_layers (`blocks`, sorted;
+    a lone `block` is read as [block]), 1+ groups of 2+ labels, one token-id list (non-empty) per label."""
+    raw = spec.get("blocks", [spec["block"]] if "block" in spec else [])
+    blocks = sorted({int(b) for b in raw})
+    if not blocks or len(blocks) != len(list(raw)) or any(not 1 <= b <= n_layers for b in blocks):
+        raise ValueError(f"the label head's block must be in 1..{n_layers} (distinct blocks), not {list(raw)}")
     groups = spec.get("groups") or []
     if not groups:
         raise ValueError("a label head needs at least one label group")
@@ -123,7 +127,7 @@ def check_label_head(spec: dict[str, Any], n_layers: int) -> dict[str, Any]:
         labels, ids = list(g.get("labels", [])), list(g.get("token_ids", []))
         if len(labels) < 2 or len(ids) != len(labels) or any(not i for i in ids):
             raise ValueError(f"label group {g.get('task')!r}: needs 2+ labels and one non-empty token-id list per label")
-    return {"block": block, "groups": [{"task": str(g["task"]), "labels": [str(x) for x in g["labels"]],
+    return {"blocks": blocks, "groups": [{"task": str(g["task"]), "labels": [str(x) for x in g["labels"]],
                                         "token_ids": [[int(t) for t in i] for i in g["token_ids"]]} for g in groups]}  # fmt: skip
 
 
@@ -168,8 +172,10 @@ class AudioLM(nn.Module):
     def __init__(self, config: AudioLMConfig, lm: nn.Module | None = None, tokenizer: Any = None):
         super().__init__()
         self.config = config
+        if config.label_head:
+            config.label_head = check_label_head(config.label_head, config.whisper_config().encoder_layers)
         self.encoder = AudioEncoder(config.whisper_config(), config.encoder_final_norm, config.pad_to_window,
-                                    config.encoder_taps, config.summary_block)  # fmt: skip
+                                    config.encoder_taps, config.summary_blocks)  # fmt: skip
         config.projector.in_dim = self.encoder.dim
         self.lm = lm if lm is not None else AutoModelForCausalLM.from_config(config.lm_config())
         config.lm = _plain_config(self.lm.config)  # what the LM really is, stable across save/load
@@ -178,7 +184,7 @@ class AudioLM(nn.Module):
         if config.utterance_block:
             self.projector.utterance = UtteranceVector(config.whisper_config().d_model, config.projector.out_dim)
         if config.label_head:
-            self.label_head = LabelHead(config.whisper_config().d_model, _label_sizes(config.label_head))
+            self.label_head = LabelHead(config.whisper_config().d_model * len(config.label_head["blocks"]), _label_sizes(config.label_head))
         self.tokenizer = tokenizer
 
     # ------------------------------------------------------------------ properties
@@ -297,10 +303,10 @@ class AudioLM(nn.Module):
         if new == self.config.utterance_block:
             return False
         head = self.config.label_head
-        if new and head and head["block"] != new:
-            raise ValueError(f"the utterance block must be the label head's block {head['block']}, not {new}")
+        if new and head and head["blocks"] != [new]:
+            raise ValueError(f"the utterance block must be the label head's block, {head['blocks']}, not {new}")
         self.config.utterance_block = new
-        self.encoder.summary = self.config.summary_block
+        self.encoder.summary = self.config.summary_blocks
         if hasattr(self.projector, "utterance"):
             del self.projector.utterance
         if new:
@@ -322,15 +328,16 @@ class AudioLM(nn.Module):
         spec = None if not spec else check_label_head(spec, self.config.whisper_config().encoder_layers)
         if spec == self.config.label_head:
             return False
-        if spec and self.config.utterance_block and spec["block"] != self.config.utterance_block:
-            raise ValueError(f"the label head must pool the utterance vector's block {self.config.utterance_block}, not {spec['block']}")
+        if spec and self.config.utterance_block and spec["blocks"] != [self.config.utterance_block]:
+            raise ValueError(f"the label head must pool the utterance vector's block {self.config.utterance_block}, not {spec['blocks']}")
         self.config.label_head = spec
-        self.encoder.summary = self.config.summary_block
+        self.encoder.summary = self.config.summary_blocks
         if hasattr(self, "label_head"):
             del self.label_head
         if spec:
             ref = next(self.projector.parameters())
-            self.label_head = LabelHead(self.encoder.config.d_model, _label_sizes(spec)).to(device=ref.device, dtype=ref.dtype)
+            width = self.encoder.config.d_model * len(spec["blocks"])
+            self.label_head = LabelHead(width, _label_sizes(spec)).to(device=ref.device, dtype=ref.dtype)
         return True
 
     def attach_ctc_head(self) -> CTCHead:

@@ -34,11 +34,11 @@ def test_a_fitted_head_names_held_out_pitch_bands_and_hands_the_lm_that_label_s_
     model = from_pretrained(tiny_dir).eval()
     waves = [tone(0.5, PITCH["rain"] * 1.02, seed=5000), tone(0.45, PITCH["bell"], seed=5001)]
     plain_tokens, plain = _rows(model, waves)
-    report = {r["task"]: r for r in fit_label_head(model, str(corpus), ["sound_event", "speaker_gender"], block=1)}
+    report = {r["task"]: r for r in fit_label_head(model, str(corpus), ["sound_event", "speaker_gender"], blocks=[1])}
     se, sg = report["sound_event"], report["speaker_gender"]
     assert (se["labels"], se["n_train"], se["n_test"], se["test_accuracy"]) == (3, 24, 12, 1.0)
     assert sg["n_test"] == 12 and sg["test_accuracy"] <= 0.75  # labels unrelated to the audio: no better than chance on held-out clips
-    assert model.config.token_args["extra"] == 2 and model.encoder.summary == 1
+    assert model.config.token_args["extra"] == 2 and model.encoder.summary == (1,)
     tokens, rows = _rows(model, waves)
     assert tokens == [n + 2 for n in plain_tokens]  # one more row per task and window
     for r, p in zip(rows, plain):
@@ -58,14 +58,14 @@ def test_a_fitted_head_names_held_out_pitch_bands_and_hands_the_lm_that_label_s_
 def test_the_cli_writes_a_small_delta_that_loads_scores_and_trains_on_with_the_head_frozen(tiny_dir, corpus, tmp_path, capsys):
     out = tmp_path / "head"
     assert main(["label-head", "--model", str(tiny_dir), "--corpus", str(corpus), "--tasks", "sound_event",
-                 "--block", "1", "--out", str(out), "--quiet"]) == 0  # fmt: skip
+                 "--blocks", "1", "--out", str(out), "--quiet"]) == 0  # fmt: skip
     assert "sound_event" in capsys.readouterr().out
     stored = load_file(str(out / "delta.safetensors"))
     assert sorted(stored) == ["label_head.linear.bias", "label_head.linear.weight"]  # only what was fitted
     fit = json.loads((out / "label_head.json").read_text())
     assert fit["tasks"][0]["test_accuracy"] == 1.0 and (out / "label_sets.json").exists()
     model = from_pretrained(out).eval()
-    assert model.config.label_head["block"] == 1 and [g["task"] for g in model.config.label_head["groups"]] == ["sound_event"]
+    assert model.config.label_head["blocks"] == [1] and [g["task"] for g in model.config.label_head["groups"]] == ["sound_event"]
     assert torch.equal(model.label_head.linear.weight, stored["label_head.linear.weight"])
     conv = [{"role": "user", "content": [{"type": "audio", "audio": str(tmp_path / "t.wav")}, {"type": "text", "text": "What sound is this?"}]}]
     import soundfile as sf
@@ -80,7 +80,7 @@ def test_the_cli_writes_a_small_delta_that_loads_scores_and_trains_on_with_the_h
         export_qwen2_audio(model, tmp_path / "q2a")
     # refused in one line each: a task without labels, an unknown task, a block past the top, a used folder
     for args, msg in ((["--tasks", "asr"], "not a closed-set"), (["--tasks", "nope"], "unknown task"),
-                      (["--block", "9"], "block must be in"), (["--out", str(out)], "not empty")):  # fmt: skip
+                      (["--blocks", "9"], "block must be in"), (["--blocks", "two"], "block numbers"), (["--out", str(out)], "not empty")):  # fmt: skip
         argv = ["label-head", "--model", str(tiny_dir), "--corpus", str(corpus), "--tasks", "sound_event", "--out", str(tmp_path / "x"), *args]
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
@@ -100,3 +100,19 @@ def test_the_cli_writes_a_small_delta_that_loads_scores_and_trains_on_with_the_h
     packed = from_pretrained(pack_delta(ck, tmp_path / "package", dtype=torch.float32)).eval()
     waves = [tone(0.5, PITCH["rain"])]
     assert torch.allclose(_rows(packed, waves)[1][0], _rows(trained, waves)[1][0], atol=1e-5)
+
+
+def test_a_head_over_several_blocks_reads_them_side_by_side_and_an_old_single_block_spec_still_loads(tiny_dir, corpus):
+    model = from_pretrained(tiny_dir).eval()
+    d = model.encoder.config.d_model
+    report = fit_label_head(model, str(corpus), ["sound_event"], blocks=[2, 1])
+    assert report[0]["test_accuracy"] == 1.0
+    assert model.config.label_head["blocks"] == [1, 2] and model.encoder.summary == (1, 2)
+    assert model.label_head.linear.in_features == 2 * 2 * d  # mean and std of each block
+    assert model.encoder.out_dim == model.encoder.dim + 2 * d
+    spec = {**model.config.label_head}
+    del spec["blocks"]
+    old = from_pretrained(tiny_dir)
+    assert old.set_label_head({**spec, "block": 1}) and old.config.label_head["blocks"] == [1]  # as the first shipped head wrote it
+    with pytest.raises(ValueError, match="distinct blocks"):
+        old.set_label_head({**spec, "blocks": [1, 1]})

@@ -63,7 +63,7 @@ def test_a_recipe_with_an_utterance_block_trains_it_and_its_delta_loads_on_the_b
     w = stored["projector.utterance.linear.weight"]
     assert w.abs().max() > 0  # trained away from its zero start
     model = from_pretrained(ck)
-    assert model.config.utterance_block == 1 and model.encoder.summary == 1
+    assert model.config.utterance_block == 1 and model.encoder.summary == (1,)
     params = dict(model.named_parameters())
     assert all(torch.equal(params[k], v) for k, v in stored.items())
     with pytest.raises(UserError, match="Qwen2-Audio layout"):
