@@ -35,9 +35,9 @@ if has voices; then  # the same corpus with 46 more MBROLA voices for speaker ge
     --task-size asr=6000,10,60 --task-size language_id=800,10,40 --task-size speaker_gender=600,10,40 \
     --task-size sound_event=1000,10,40 --task-size instrument=600,10,40 --task-size voice_chat=600,5,10
 fi
-if has head; then  # a logistic regression per judged classification task on encoder block 2 (train split)
+if has head; then  # a logistic regression per judged classification task on encoder blocks 1-4 (train split)
   [ -f "$RUN/head/config.json" ] || $Q label-head --model "$RUN/sft/checkpoint-840" --corpus "$RUN/corpus-voices" \
-    --tasks speaker_gender,language_id,instrument,sound_event --block 2 --out "$RUN/head"
+    --tasks speaker_gender,language_id,instrument,sound_event --blocks 1,2,3,4 --out "$RUN/head"
 fi
 if has labels; then  # stage 3: a fresh LoRA learns to read the head's rows (head and adapter frozen)
   $Q train recipes/default-labels.yaml output_dir="$RUN/labels" data.corpus="$RUN/corpus-voices" \
@@ -50,5 +50,5 @@ if has package; then  # what ships: config, tokenizer and the trained weights (p
   du -sh qwenlike/default_model
 fi
 if has eval; then  # the model as it ships; the report lives beside its model card
-  $Q eval --suite core --corpus "$RUN/corpus" --model default --out "${REPORT:-docs/reports/default-core}"
+  $Q eval --suite core --corpus "$RUN/corpus-voices" --model default --out "${REPORT:-docs/reports/default-core}"
 fi
