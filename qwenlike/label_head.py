@@ -1,9 +1,9 @@
-"""Fit a model's label head: one logistic regression per closed-set task on an encoder block's pooled frames.
+"""Fit a model's label head: one logistic regression per closed-set task on encoder blocks' pooled frames.
 
-Floor 4 (imports tasks, inputs, probe; the caller loads the model). The head (`projector.LabelHead`,
+Floor 5 (imports tasks, inputs, probe, checkpoint; the caller loads the model). The head (`projector.LabelHead`,
 `AudioLMConfig.label_head`) gives every encoder window one more audio row per task: its label
 probabilities times the labels' LM input embeddings. This module fits it the way `qwenlike probe`
-measures what the encoder offers (mean and std of the block's frames, a multinomial logistic
+measures what the encoder offers (mean and std of each chosen block's frames, side by side; a multinomial logistic
 regression with L2, full-batch L-BFGS) on the corpus's train split, puts the weights (standardisation
 folded in) into the head, and scores the head alone on the test split. The rest of the model is
 untouched; a later `qwenlike train` stage teaches the LM to read the rows (`model.label_head: frozen`

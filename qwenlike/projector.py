@@ -14,7 +14,8 @@ sound or instrument) then reaches the LM as a denoised whole-clip reading, the w
 reads it (`qwenlike probe`), instead of being averaged by the LM out of per-frame tokens that an
 alignment stage has pulled onto words. Zero at the start: a model gains it without changing.
 
-LabelHead (optional, `model.label_head`): the same pooled reading through a fitted linear classifier
+LabelHead (optional, `model.label_head`): the same pooled reading (of one or more blocks, side by
+side) through a fitted linear classifier
 per closed-set task; each window gets one more audio row per task, the probability-weighted mean of
 that task's label embeddings (see the class).
 """
@@ -111,12 +112,13 @@ def pool_frames(x: torch.Tensor, valid: torch.Tensor, eps: float = 1e-5) -> torc
 
 
 class LabelHead(nn.Module):
-    """(B, E, D) frames + (B,) valid counts + (K, H) label embeddings -> (B, G, H): one audio row per
-    label group (a closed-set task such as speaker gender), the label probabilities of the window's
-    pooled frames times those labels' LM input embeddings. A linear classifier (Linear(2D, K), fitted
-    by `qwenlike label-head`, a logistic regression on the train split) whose reading reaches the LM
-    as the words themselves: "female" arrives as (nearly) the embedding of "female", which the LM
-    reads without learning a new code for it.
+    """(B, E, D) frames (D: the summary blocks' widths side by side) + (B,) valid counts + (K, H)
+    label embeddings -> (B, G, H): one audio row per label group (a closed-set task such as speaker
+    gender), the label probabilities of the window's pooled frames times those labels' LM input
+    embeddings. A linear classifier (Linear(2D, K), fitted by `qwenlike label-head`, a logistic
+    regression on the train split) whose reading reaches the LM as the words themselves: "female"
+    arrives as (nearly) the embedding of "female", which an LM reads in part untrained and nearly
+    as well as the head after a short LoRA stage (docs/default-model.md, fourteenth run).
 
     `sizes` are the groups' label counts (K = their sum, in the order of the label table)."""
 
