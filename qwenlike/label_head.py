@@ -39,7 +39,7 @@ def window_features(model: Any, waves: Sequence[Any]) -> tuple[torch.Tensor, lis
             hidden, valid = encoder(features_of([win], model.config))  # (1, E, out_dim), (1,)
             if int(valid[0]) == 0:
                 continue
-            rows.append(pool_frames(hidden[..., d:], valid)[0])
+            rows.append(pool_frames(hidden[..., d:], valid)[0].cpu())  # fitted on the CPU, in float64
             owner.append(i)
     return torch.stack(rows), owner
 
@@ -96,8 +96,8 @@ def fit_label_head(model: Any, corpus: str, tasks: Sequence[str], blocks: Sequen
         y_rows = torch.tensor([index[tr_y[i]] for i in own_tr])
         w, b = fit_logistic(x_tr, y_rows, len(labels), l2=l2)
         k = len(labels)
-        head.linear.weight.data[start : start + k] = w.T.to(head.linear.weight.dtype)
-        head.linear.bias.data[start : start + k] = b.to(head.linear.bias.dtype)
+        head.linear.weight.data[start : start + k] = w.T.to(head.linear.weight)
+        head.linear.bias.data[start : start + k] = b.to(head.linear.bias)
         start += k
         r = {"task": g["task"], "labels": k, "n_train": len(tr_y), "n_test": len(te_y),
              "train_accuracy": _clip_accuracy((x_tr.double() @ w + b).softmax(-1), own_tr, [index[y] for y in tr_y])}  # fmt: skip
