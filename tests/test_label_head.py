@@ -116,3 +116,20 @@ def test_a_head_over_several_blocks_reads_them_side_by_side_and_an_old_single_bl
     assert old.set_label_head({**spec, "block": 1}) and old.config.label_head["blocks"] == [1]  # as the first shipped head wrote it
     with pytest.raises(ValueError, match="distinct blocks"):
         old.set_label_head({**spec, "blocks": [1, 1]})
+
+
+def test_model_label_head_full_trains_the_head_on_with_the_lm_loss_and_keeps_it_in_the_delta(tiny_dir, corpus, tmp_path):
+    from qwenlike.data import write_tone_manifest
+    from qwenlike.label_head import save_label_head
+
+    model = from_pretrained(tiny_dir)
+    report = fit_label_head(model, str(corpus), ["sound_event"], blocks=[1])
+    save_label_head(model, tmp_path / "head", str(tiny_dir), report, str(corpus))
+    fitted = model.label_head.linear.weight.detach().clone()
+    tones = write_tone_manifest(tmp_path / "tones", n=8, seconds=0.5)
+    run(tiny_align_args(tones, tmp_path / "run", "global_batch_size=4", "data.micro_batch_size=2", "precision=fp32", "max_steps=2",
+                        "save_every=2", "model.tiny=false", f"model.path={tmp_path / 'head'}", "model.label_head=full"))  # fmt: skip
+    stored = load_file(str(tmp_path / "run" / "checkpoint-2" / "delta.safetensors"))
+    assert not torch.equal(stored["label_head.linear.weight"], fitted)  # trained on from the fit
+    with pytest.raises(UserError, match="model.label_head"):
+        run(tiny_align_args(tones, tmp_path / "bad", "model.label_head=lora"))
