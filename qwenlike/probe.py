@@ -94,12 +94,11 @@ def fit_logistic(x: torch.Tensor, y: torch.Tensor, n_classes: int, l2: float = 1
     z = (x.double() - mu) / sd
     w = torch.zeros(z.shape[1], n_classes, dtype=torch.float64, requires_grad=True)
     b = torch.zeros(n_classes, dtype=torch.float64, requires_grad=True)
-    z64 = z.double()
     opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=iters, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(z64 @ w + b, y) + 0.5 * l2 * (w * w).sum()
+        loss = torch.nn.functional.cross_entropy(z @ w + b, y) + 0.5 * l2 * (w * w).sum()
         loss.backward()
         return loss
 

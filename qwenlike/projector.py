@@ -15,9 +15,8 @@ reads it (`qwenlike probe`), instead of being averaged by the LM out of per-fram
 alignment stage has pulled onto words. Zero at the start: a model gains it without changing.
 
 LabelHead (optional, `model.label_head`): the same pooled reading (of one or more blocks, side by
-side) through a fitted linear classifier
-per closed-set task; each window gets one more audio row per task, the probability-weighted mean of
-that task's label embeddings (see the class).
+side) through a fitted linear classifier per closed-set task; each window gets one more audio row
+per task, the probability-weighted mean of that task's label embeddings (see the class).
 """
 
 from __future__ import annotations
