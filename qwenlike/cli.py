@@ -276,7 +276,7 @@ def cmd_label_head(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise UserError(f"--out {out}: exists and is not empty (a fitted model is written as a new folder)")
-    ref = args.model or "default"
+    ref = args.model or os.environ.get(DEFAULT_MODEL_ENV) or "default"  # what _load_model loads, named as the delta's base
     base = ref if (ref == "default" or is_build_spec(ref)) else str(Path(_model_path(ref)).resolve())
     _threads()
     model = _load_model(args.model, None)

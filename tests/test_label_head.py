@@ -78,6 +78,13 @@ def test_the_cli_writes_a_small_delta_that_loads_scores_and_trains_on_with_the_h
     assert sum(s.probs) == pytest.approx(1.0)
     with pytest.raises(UserError, match="Qwen2-Audio layout"):
         export_qwen2_audio(model, tmp_path / "q2a")
+    # without --model: the model $QWENLIKE_MODEL names is the one fitted on, and the delta's base
+    env_out = tmp_path / "env_head"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("QWENLIKE_MODEL", str(tiny_dir))
+        assert main(["label-head", "--corpus", str(corpus), "--tasks", "sound_event", "--blocks", "1", "--out", str(env_out), "--quiet"]) == 0
+    assert json.loads((env_out / "config.json").read_text())["delta"]["base"] == str(tiny_dir.resolve())
+    capsys.readouterr()
     # refused in one line each: a task without labels, an unknown task, a block past the top, a used folder
     for args, msg in ((["--tasks", "asr"], "not a closed-set"), (["--tasks", "nope"], "unknown task"),
                       (["--blocks", "9"], "block must be in"), (["--blocks", "two"], "block numbers"), (["--out", str(out)], "not empty")):  # fmt: skip
