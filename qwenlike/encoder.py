@@ -57,8 +57,14 @@ class AudioEncoder(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.whisper.conv1.weight.dtype
 
-    def forward(self, features: Features) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, M, T) log-mel -> ((B, E, D) hidden states, (B,) valid encoder frames per row)."""
+    def forward(self, features: Features, summary_only: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, M, T) log-mel -> ((B, E, D) hidden states, (B,) valid encoder frames per row).
+
+        `summary_only`: just the summary blocks' channels (what the label head reads), the blocks past
+        the last of them not run (fitting the head: blocks 1-4 of Whisper base's 6 cost 2/3 of it).
+        """
+        if summary_only and not self.summary:
+            raise ValueError("summary_only: this encoder has no summary blocks")
         w = self.whisper
         mel = features.mel.to(device=w.conv1.weight.device, dtype=self.dtype)
         frames = features.frames.to(mel.device)
@@ -91,6 +97,8 @@ class AudioEncoder(nn.Module):
                 tapped.append(nn.functional.layer_norm(x, x.shape[-1:]))  # (B, E, D), no learnt scale
             if i in self.summary:
                 summary[i] = nn.functional.layer_norm(x, x.shape[-1:])  # (B, E, D), appended after the taps
+                if summary_only and i == self.summary[-1]:
+                    return torch.cat([summary[j] for j in self.summary], dim=-1), valid
         x = w.layer_norm(x)  # (B, E, D)
         tapped += [summary[i] for i in self.summary]
         if tapped:

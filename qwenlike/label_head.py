@@ -28,20 +28,24 @@ from .projector import pool_frames
 
 
 @torch.no_grad()
-def window_features(model: Any, waves: Sequence[Any]) -> tuple[torch.Tensor, list[int]]:
+def window_features(model: Any, waves: Sequence[Any], batch: int = 16) -> tuple[torch.Tensor, list[int]]:
     """Clips -> ((N, 2D x blocks) pooled summary-block frames of every window, the clip index of each row):
-    exactly what the model's label head reads."""
+    exactly what the model's label head reads. Windows go through the encoder in batches of similar
+    length (a window's output does not depend on the rest of its batch: the encoder masks padding),
+    and only as far as the last summary block."""
     encoder = model.encoder.eval()
-    d = encoder.dim
-    rows, owner = [], []
-    for i, wave in enumerate(waves):
-        for win in windows_of(wave):
-            hidden, valid = encoder(features_of([win], model.config))  # (1, E, out_dim), (1,)
-            if int(valid[0]) == 0:
-                continue
-            rows.append(pool_frames(hidden[..., d:], valid)[0].cpu())  # fitted on the CPU, in float64
-            owner.append(i)
-    return torch.stack(rows), owner
+    wins = [(i, win) for i, wave in enumerate(waves) for win in windows_of(wave)]
+    order = sorted(range(len(wins)), key=lambda k: len(wins[k][1]))  # little padding within a batch
+    pooled: list[torch.Tensor | None] = [None] * len(wins)
+    for s in range(0, len(order), batch):
+        chunk = order[s : s + batch]
+        hidden, valid = encoder(features_of([wins[k][1] for k in chunk], model.config), summary_only=True)
+        rows = pool_frames(hidden, valid).cpu()  # fitted on the CPU, in float64
+        for j, k in enumerate(chunk):
+            if int(valid[j]) > 0:
+                pooled[k] = rows[j]
+    keep = [k for k in range(len(wins)) if pooled[k] is not None]
+    return torch.stack([pooled[k] for k in keep]), [wins[k][0] for k in keep]
 
 
 def _clip_accuracy(probs: torch.Tensor, owner: list[int], truth: list[int]) -> float:

@@ -16,7 +16,8 @@ from qwenlike.cli import main
 from qwenlike.errors import UserError
 from qwenlike.generate import score_labels
 from qwenlike.inputs import AudioBatch, prepare
-from qwenlike.label_head import fit_label_head
+from qwenlike.label_head import fit_label_head, window_features
+from qwenlike.projector import pool_frames
 from qwenlike.train import run
 
 from conftest import tiny_align_args, tone
@@ -53,6 +54,21 @@ def test_a_fitted_head_names_held_out_pitch_bands_and_hands_the_lm_that_label_s_
         assert probs.argmax() == k and probs[k] > 0.9 and probs.sum() == pytest.approx(1.0, abs=1e-3)
     with pytest.raises(UserError, match="not a closed-set"):
         fit_label_head(model, str(corpus), ["asr"])
+
+
+def test_batched_features_stop_at_the_last_summary_block_and_match_the_model_s_own_windows(tiny_dir):
+    model = from_pretrained(tiny_dir).eval()
+    model.set_label_head({"blocks": [1], "groups": [{"task": "t", "labels": ["a", "b"], "token_ids": [[5], [6]]}]})
+    long = A.WINDOW_SAMPLES + 8000  # two windows: 30 s and 0.5 s
+    waves = [tone(0.3, 300, seed=1), tone(long / A.SAMPLE_RATE, 500, seed=2), tone(1.7, 900, seed=3), tone(0.9, 200, seed=4)]
+    x, owner = window_features(model, waves, batch=3)
+    assert owner == [0, 1, 1, 2, 3]  # rows in clip order, whatever order the batches ran in
+    d = model.encoder.dim
+    for row, (i, win) in zip(x, [(0, waves[0]), (1, waves[1][: A.WINDOW_SAMPLES]), (1, waves[1][A.WINDOW_SAMPLES :]),
+                                 (2, waves[2]), (3, waves[3])]):
+        with torch.no_grad():  # one window alone, through the whole encoder, as encode_audio runs it
+            hidden, valid = model.encoder(A.log_mel([win], n_mels=model.config.n_mels))
+        assert torch.allclose(row, pool_frames(hidden[..., d:], valid)[0], atol=1e-4)
 
 
 def test_the_cli_writes_a_small_delta_that_loads_scores_and_trains_on_with_the_head_frozen(tiny_dir, corpus, tmp_path, capsys):
