@@ -64,8 +64,7 @@ def test_batched_features_stop_at_the_last_summary_block_and_match_the_model_s_o
     x, owner = window_features(model, waves, batch=3)
     assert owner == [0, 1, 1, 2, 3]  # rows in clip order, whatever order the batches ran in
     d = model.encoder.dim
-    for row, (i, win) in zip(x, [(0, waves[0]), (1, waves[1][: A.WINDOW_SAMPLES]), (1, waves[1][A.WINDOW_SAMPLES :]),
-                                 (2, waves[2]), (3, waves[3])]):
+    for row, win in zip(x, [waves[0], waves[1][: A.WINDOW_SAMPLES], waves[1][A.WINDOW_SAMPLES :], waves[2], waves[3]]):
         with torch.no_grad():  # one window alone, through the whole encoder, as encode_audio runs it
             hidden, valid = model.encoder(A.log_mel([win], n_mels=model.config.n_mels))
         assert torch.allclose(row, pool_frames(hidden[..., d:], valid)[0], atol=1e-4)
