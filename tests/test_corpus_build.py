@@ -284,3 +284,35 @@ def test_a_recorded_word_has_one_split_in_every_task() -> None:
     shared = asr.keys() & lid.keys()
     assert len(shared) > 50 and all(asr[k] == lid[k] for k in shared)
     assert {asr[k] for k in shared} == {"train", "validation", "test"}
+
+
+def test_no_packaged_twin_of_a_train_item_is_held_out() -> None:
+    """Packages ship one recording or one caption under several names (Tux Paint's crown1/crown2 and
+    filled/outlined letters share spoken descriptions and captions; Hedgewars' Default and Classic
+    voices share files): no test pool item may share a file's bytes or a caption with train.
+    (CI once built a language-id test clip byte-identical to a train clip from such a pair.)"""
+    from qwenlike.corpus import sounds, tasks_music as tm, tasks_sound as tsd, tasks_speech as ts
+    from qwenlike.corpus.common import file_digest
+
+    pools = {
+        "stamps": (ts.stamp_parts(), ts._stamp_content),
+        "ktuberling words": (ts.word_recording_parts(), lambda r: [file_digest(r.path)]),
+        "english words": (ts.english_word_recordings(), lambda r: [file_digest(r.path)]),
+        "events": (tsd.event_parts(), lambda f: [sounds.digest(f)]),
+        "vocal sounds": (tsd.vocal_parts(), lambda f: [sounds.digest(f)]),
+        "instruments": (tm.recorded_instrument_parts(), lambda f: [sounds.digest(f)]),
+    }
+    for name, (parts, content) in pools.items():
+        train = {c for it in parts["train"] for c in content(it)}
+        twins = [getattr(it, "id", it) for it in parts["test"] if train & set(content(it))]
+        assert parts["test"] and not twins, (name, twins[:3])
+    from qwenlike.corpus import recordings, speech
+    from qwenlike.corpus.common import partition
+
+    stamps = ts.stamp_parts()
+    # the rule leaves a test pool to measure with: 100+ stamps with a caption in every language id language
+    assert all(sum(lang in st.captions for st in stamps["test"]) >= 100 for lang in speech.LID_LANGUAGES)
+    # and it is needed: split by stamp name alone, test stamps share recordings with train stamps
+    by_name = partition([s for s in recordings.tuxpaint_stamps() if len(s.captions) >= 5], key=lambda s: s.id)
+    said = {file_digest(p) for st in by_name["train"] for p in st.spoken.values()}
+    assert sum(bool(said & {file_digest(p) for p in st.spoken.values()}) for st in by_name["test"]) > 10

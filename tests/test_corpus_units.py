@@ -36,6 +36,19 @@ def test_partition_disjoint_stable_stratified() -> None:
     assert tiny["train"] == [("only", "x")] and tiny["test"] == [] and tiny["validation"] == tiny["train"]
 
 
+def test_partition_drops_test_items_made_of_train_content() -> None:
+    """Two names, one recording: a test item that shares content with a train item leaves the test
+    pool; train and validation keep exactly the items they had without the rule."""
+    items = [(f"s{i}", f"take{i % 10}") for i in range(40)]  # 40 names, 10 recordings
+    plain = common.partition(items, key=lambda x: x[0])
+    parts = common.partition(items, key=lambda x: x[0], content=lambda x: [x[1]])
+    assert parts["train"] == plain["train"] and parts["validation"] == plain["validation"]
+    train_takes = {x[1] for x in parts["train"]}
+    assert parts["test"] == [x for x in plain["test"] if x[1] not in train_takes]
+    assert len(parts["test"]) < len(plain["test"])  # this draw did pair test names with train takes
+    assert not train_takes & {x[1] for x in parts["test"]}
+
+
 def _rcc(entries: dict[str, bytes], compress: set[str]) -> bytes:
     """A version-3 Qt resource archive with one directory holding `entries`."""
     names, name_off = b"", {}

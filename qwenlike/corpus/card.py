@@ -63,7 +63,8 @@ def render(rows: dict[str, list[dict]], plan: dict) -> str:
             "", "## Held-out splits", "",
             "Test items use held-out sentences, templates, names, Tux Paint stamps, espeak-ng/MBROLA/Pico voices and "
             "variants, event/vocal/instrument recordings, ambience recordings (or their last 30 %) and music21 works. "
-            "The column `group` lists each item's held-out source items."]
+            "A held-out recording or stamp whose bytes or caption a train one also has (a packaged twin under "
+            "another name) is left out of test. The column `group` lists each item's held-out source items."]
     problems = leaks(rows)
     out.append(f"Leak check (audio hash and source item, test vs train): "
                f"{'passed' if not problems else 'FAILED: ' + '; '.join(problems[:5])}.")

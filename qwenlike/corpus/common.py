@@ -84,6 +84,7 @@ def partition(
     strata: Callable[[T], str] | None = None,
     test_frac: float = 0.25,
     val_frac: float = 0.125,
+    content: Callable[[T], Iterable[Any]] | None = None,
 ) -> dict[str, list[T]]:
     """Split items into disjoint train/validation/test pools by a stable hash of `key`.
 
@@ -91,6 +92,11 @@ def partition(
     item never depends on the seed or on which other items exist. Strata with one item go to
     train; with two, one each to train and test; validation then reuses train (it is never
     checked against train, only test is).
+
+    `content(item)` names what an item is made of (file digests, texts): a test item that shares
+    any of it with a train item is dropped from the test pool, since two packaged files, or two
+    stamps, can hold the same recording or words under different names. Train keeps every item
+    it hashes to, so the rule never moves an item from one split to another.
     """
     groups: dict[str, list[T]] = {}
     for it in items:
@@ -104,11 +110,19 @@ def partition(
         out["test"] += members[:n_test]
         out["validation"] += members[n_test : n_test + n_val]
         out["train"] += members[n_test + n_val :]
+    if content is not None:
+        seen = {c for it in out["train"] for c in content(it)}
+        out["test"] = [it for it in out["test"] if seen.isdisjoint(content(it))]
     for s in SPLITS:
         out[s].sort(key=key)
     if not out["validation"]:
         out["validation"] = list(out["train"])
     return out
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-1 of a file's bytes (for `partition(content=...)`)."""
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
 def pool_for(parts: dict[str, list[T]], split: str) -> list[T]:

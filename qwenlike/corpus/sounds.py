@@ -8,6 +8,7 @@ lists a build writes do not depend on the machine.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -225,6 +226,13 @@ def beds() -> tuple[SoundFile, ...]:
 @lru_cache(maxsize=1)
 def instruments() -> tuple[SoundFile, ...]:
     return _scan(INSTRUMENT_RULES)
+
+
+def digest(sf: SoundFile) -> str:
+    """SHA-1 of the file's bytes: packs ship the same recording under several names (Hedgewars'
+    Default and Classic voices share files), and a held-out pool must not hold a train file's twin."""
+    data = RccArchive(sf.path).read(sf.member) if sf.member else Path(sf.path).read_bytes()
+    return hashlib.sha1(data).hexdigest()
 
 
 @lru_cache(maxsize=256)

@@ -60,7 +60,8 @@ def music_caption(split: str, i: int, rng: np.random.Generator) -> Example:
 
 @lru_cache(maxsize=1)
 def recorded_instrument_parts():
-    return partition(sounds.instruments(), key=lambda s: s.id, strata=lambda s: s.label)
+    return partition(sounds.instruments(), key=lambda s: s.id, strata=lambda s: s.label,
+                     content=lambda s: [sounds.digest(s)])
 
 
 def instrument(split: str, i: int, rng: np.random.Generator) -> Example:

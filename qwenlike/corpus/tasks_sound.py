@@ -41,7 +41,7 @@ def event_parts() -> dict[str, list[sounds.SoundFile]]:
     ev = sounds.events()
     if not ev:
         raise SourceMissing("no recorded sound events (wesnoth/tuxpaint/gcompris/hydrogen data packages)")
-    return partition(ev, key=lambda s: s.id, strata=lambda s: s.label)
+    return partition(ev, key=lambda s: s.id, strata=lambda s: s.label, content=lambda s: [sounds.digest(s)])
 
 
 @lru_cache(maxsize=1)
@@ -49,7 +49,7 @@ def vocal_parts() -> dict[str, list[sounds.SoundFile]]:
     vs = sounds.vocal_sounds()
     if not vs:
         raise SourceMissing("no vocal sounds (hedgewars-data / wesnoth-1.16-data)")
-    return partition(vs, key=lambda s: s.id, strata=lambda s: s.label)
+    return partition(vs, key=lambda s: s.id, strata=lambda s: s.label, content=lambda s: [sounds.digest(s)])
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,8 @@ def bed_parts() -> dict[str, list[BedPiece]]:
             pieces += [BedPiece(f"bed:{f.id}#a", f, 0.0, 0.7, label), BedPiece(f"bed:{f.id}#b", f, 0.7, 1.0, label)]
         else:
             pieces += [BedPiece(f"bed:{f.id}", f, 0.0, 1.0, label) for f in files]
-    return partition(pieces, key=lambda p: p.id, strata=lambda p: p.label)
+    return partition(pieces, key=lambda p: p.id, strata=lambda p: p.label,
+                     content=lambda p: [(sounds.digest(p.file), p.start)])
 
 
 def _events_of(split: str, labels: tuple[str, ...] | None = None) -> list[sounds.SoundFile]:

@@ -14,7 +14,8 @@ from functools import lru_cache
 import numpy as np
 
 from . import recordings, speech, text
-from .common import SR, Example, SourceMissing, balanced, build_voices, choice, fit_length, partition, pool_for, trim
+from .common import (SR, Example, SourceMissing, balanced, build_voices, choice, file_digest, fit_length, partition, pool_for,
+                     trim)
 from .mix import augment
 
 LANG_NAMES = speech.LANGUAGES
@@ -129,7 +130,8 @@ def asr_train_sentences() -> list[text.Sentence]:
 def english_word_recordings() -> dict[str, list[recordings.Recording]]:
     """KLettres' English sounds split by file; KTuberling's English words keep the split they have in
     language id (word_recording_parts), or a word held out there could be a transcription train clip."""
-    parts = partition([r for r in recordings.klettres_sounds() if r.lang in ("en", "en_GB") and r.text], key=lambda r: r.id)
+    parts = partition([r for r in recordings.klettres_sounds() if r.lang in ("en", "en_GB") and r.text], key=lambda r: r.id,
+                      content=lambda r: [file_digest(r.path)])
     for split, recs in word_recording_parts().items():
         parts[split] += [r for r in recs if r.lang == "en" and r.text]
     return parts
@@ -190,7 +192,15 @@ def stamp_parts() -> dict[str, list[recordings.Stamp]]:
     stamps = [s for s in recordings.tuxpaint_stamps() if len(s.captions) >= 5]
     if not stamps:
         raise SourceMissing("tuxpaint-stamps-default (captions)")
-    return partition(stamps, key=lambda s: s.id)
+    return partition(stamps, key=lambda s: s.id, content=_stamp_content)
+
+
+def _stamp_content(st: recordings.Stamp) -> list:
+    """What a stamp is made of: its spoken descriptions and its captions. Tux Paint ships look-alike
+    stamps (crown1/crown2, a filled and an outlined letter) with the same recording or the same words
+    ("A rocket.", "La lettre g."); a test stamp with any of them would be a train item under a new name."""
+    said = [file_digest(p) for p in st.spoken.values()]
+    return said + [(lang, " ".join(re.findall(r"\w+", c.casefold()))) for lang, c in st.captions.items()]
 
 
 def speech_translation(split: str, i: int, rng: np.random.Generator) -> Example:
@@ -222,7 +232,8 @@ def speech_translation(split: str, i: int, rng: np.random.Generator) -> Example:
 @lru_cache(maxsize=1)
 def word_recording_parts() -> dict[str, list[recordings.Recording]]:
     recs = [r for r in recordings.ktuberling_words() if r.lang in speech.LID_LANGUAGES]
-    return partition(recs, key=lambda r: r.key or r.id)  # the same word is held out in every language
+    # the same word is held out in every language
+    return partition(recs, key=lambda r: r.key or r.id, content=lambda r: [file_digest(r.path)])
 
 
 def language_id(split: str, i: int, rng: np.random.Generator) -> Example:
