@@ -33,14 +33,16 @@ def atoms(row: dict) -> set[str]:
 def leaks(rows: dict[str, list[dict]]) -> list[str]:
     """Problems where a test item shares audio or a held-out source item with train."""
     problems = []
-    train_hash = {audio_hash(r, c) for r in rows["train"] for c in ("audio", "audio2")} - {""}
+    train_hash = {audio_hash(r, c): r["id"] for r in rows["train"] for c in ("audio", "audio2")}
+    train_hash.pop("", None)
     by_task: dict[str, set[str]] = {}
     for r in rows["train"]:
         by_task.setdefault(r["task"], set()).update(atoms(r))
     for r in rows["test"]:
         for c in ("audio", "audio2"):
-            if audio_hash(r, c) in train_hash:
-                problems.append(f"{r['id']}: {c} identical to a train clip")
+            twin = train_hash.get(audio_hash(r, c))
+            if twin:  # name the train twin: a failed build says which pair to look at
+                problems.append(f"{r['id']}: {c} identical to train clip {twin}")
         shared = atoms(r) & by_task.get(r["task"], set())
         if shared:
             problems.append(f"{r['id']}: source item(s) {sorted(shared)[:3]} also in train")
