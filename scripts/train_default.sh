@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Reproduce the default model (docs/default-model.md) from nothing but installed packages:
-# the offline corpus, stage 1 (CTC alignment of the adapter), stage 2 (LoRA instruction tuning), the
-# label head (a second corpus with MBROLA's voices of 12 more languages, `--voices multilingual`; the
-# head fitted on it; stage 3, a LoRA that reads the head's rows), the packaged delta
+# the offline corpus (with MBROLA's voices of 12 more languages, `--voices multilingual`), stage 1
+# (CTC alignment of the adapter), stage 2 (LoRA instruction tuning), the label head (fitted on the
+# corpus's train split), stage 3 (a LoRA that reads the head's rows), the packaged delta
 # (qwenlike/default_model) and its core-suite evaluation. On 2 CPU cores with bf16 (AVX512-BF16 or
-# AMX): corpus 7 min, stage 1 15 min, stage 2 95-103 min, second corpus 10 min, head 13 min, stage 3
-# 12 min (about 2.5 hours: over the 2-hour budget, docs/default-model.md); then eval 7 min.
+# AMX), sixteenth run: corpus 6 min, stage 1 17 min, stage 2 72 min, head 2 min, stage 3 10 min
+# (1 h 47 min; docs/default-model.md); then eval 5 min.
 # Every step resumes: rerun the script after an interruption and it picks up where it stopped.
 #   bash scripts/train_default.sh            # everything
 #   STAGES="package eval" bash scripts/train_default.sh
@@ -14,12 +14,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 Q=${QWENLIKE:-.venv/bin/qwenlike}
 RUN=${RUN:-runs/default}
-STAGES=${STAGES:-corpus ctc sft voices head labels package eval}
+STAGES=${STAGES:-corpus ctc sft head labels package eval}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 
-if has corpus; then  # sizes: the tasks the model is judged on get more items (and bigger test splits)
-  $Q corpus build --out "$RUN/corpus" --seed 0 --sizes 60,5,10 \
+if has corpus; then  # sizes: the tasks the model is judged on get more items (and bigger test splits); MBROLA's
+  # voices of 12 more languages join speaker gender and language id (--voices multilingual)
+  $Q corpus build --out "$RUN/corpus" --seed 0 --sizes 60,5,10 --voices multilingual \
     --task-size asr=6000,10,60 --task-size language_id=800,10,40 --task-size speaker_gender=600,10,40 \
     --task-size sound_event=1000,10,40 --task-size instrument=600,10,40 --task-size voice_chat=600,5,10
 fi
@@ -30,25 +31,20 @@ if has sft; then
   $Q train recipes/default-sft.yaml output_dir="$RUN/sft" data.corpus="$RUN/corpus" \
     model.path="$RUN/ctc/checkpoint-500" --resume
 fi
-if has voices; then  # the same corpus with 46 more MBROLA voices for speaker gender and language id
-  $Q corpus build --out "$RUN/corpus-voices" --seed 0 --sizes 60,5,10 --voices multilingual \
-    --task-size asr=6000,10,60 --task-size language_id=800,10,40 --task-size speaker_gender=600,10,40 \
-    --task-size sound_event=1000,10,40 --task-size instrument=600,10,40 --task-size voice_chat=600,5,10
-fi
 if has head; then  # a logistic regression per judged classification task on encoder blocks 1-4 (train split)
-  [ -f "$RUN/head/config.json" ] || $Q label-head --model "$RUN/sft/checkpoint-840" --corpus "$RUN/corpus-voices" \
+  [ -f "$RUN/head/config.json" ] || $Q label-head --model "$RUN/sft/checkpoint-650" --corpus "$RUN/corpus" \
     --tasks speaker_gender,language_id,instrument,sound_event --blocks 1,2,3,4 --out "$RUN/head"
 fi
 if has labels; then  # stage 3: a fresh LoRA learns to read the head's rows (head and adapter frozen)
-  $Q train recipes/default-labels.yaml output_dir="$RUN/labels" data.corpus="$RUN/corpus-voices" \
+  $Q train recipes/default-labels.yaml output_dir="$RUN/labels" data.corpus="$RUN/corpus" \
     model.path="$RUN/head" --resume
 fi
 if has package; then  # what ships: config, tokenizer and the trained weights (projector, head, LoRAs) in fp16
   .venv/bin/python -c "import sys; from qwenlike.checkpoint import pack_delta; pack_delta(sys.argv[1], sys.argv[2])" \
     "$RUN/labels/checkpoint-120" qwenlike/default_model
-  cp "$RUN/corpus-voices/label_sets.json" qwenlike/default_model/  # classify --task finds the labels it learnt
+  cp "$RUN/corpus/label_sets.json" qwenlike/default_model/  # classify --task finds the labels it learnt
   du -sh qwenlike/default_model
 fi
 if has eval; then  # the model as it ships; the report lives beside its model card
-  $Q eval --suite core --corpus "$RUN/corpus-voices" --model default --out "${REPORT:-docs/reports/default-core}"
+  $Q eval --suite core --corpus "$RUN/corpus" --model default --out "${REPORT:-docs/reports/default-core}"
 fi
