@@ -175,3 +175,21 @@ def test_espeak_call_is_repeated_when_it_leaves_an_unsized_wav(monkeypatch) -> N
     with pytest.raises(RuntimeError, match="unfinished WAV file three times"):
         speech._espeak("mb-de1", "Hallo", 1.0, None, 100)
     assert len(calls) == 3
+
+
+def _child_scratch(_: int) -> str:
+    return str(common.scratch_dir())
+
+
+def test_forked_workers_get_their_own_scratch_folder() -> None:
+    """The build forks its workers; a scratch folder the parent made first must not be shared, or two
+    workers synthesise into one `espeak.wav` and read each other's speech (CI: a language-id test
+    clip came out byte-identical to a speaker-gender train clip)."""
+    import multiprocessing as mp
+
+    parent = str(common.scratch_dir())
+    with mp.get_context("fork").Pool(2) as pool:
+        children = set(pool.map(_child_scratch, range(8), chunksize=1))
+    assert parent not in children and len(children) >= 1
+    assert all(Path(c).is_dir() for c in children)
+    assert common.scratch_dir() == Path(parent)  # stable within a process

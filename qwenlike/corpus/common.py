@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -218,10 +219,20 @@ def run_tool(args: list[str], what: str) -> None:
         raise RuntimeError(f"{what} failed (exit {res.returncode}): {tail[0]}")
 
 
-@lru_cache(maxsize=1)
+_SCRATCH: dict[int, Path] = {}
+
+
 def scratch_dir() -> Path:
-    """A per-process temporary folder for tool outputs (removed at exit by the OS tmp cleaner)."""
-    return Path(tempfile.mkdtemp(prefix="qwenlike-corpus-"))
+    """A per-process temporary folder for tool outputs (removed at exit by the OS tmp cleaner).
+
+    Keyed by process id, not cached once: the build's workers are forked, and a folder the parent
+    made before forking (pytest synthesises in-process before it builds) would be shared by both
+    workers, each reading the other's `espeak.wav` (CI built a language-id clip from a speaker-gender
+    item's speech that way)."""
+    pid = os.getpid()
+    if pid not in _SCRATCH:
+        _SCRATCH[pid] = Path(tempfile.mkdtemp(prefix="qwenlike-corpus-"))
+    return _SCRATCH[pid]
 
 
 def dumps(obj: Any) -> str:
