@@ -289,8 +289,7 @@ def test_a_recorded_word_has_one_split_in_every_task() -> None:
 def test_no_packaged_twin_of_a_train_item_is_held_out() -> None:
     """Packages ship one recording or one caption under several names (Tux Paint's crown1/crown2 and
     filled/outlined letters share spoken descriptions and captions; Hedgewars' Default and Classic
-    voices share files): no test pool item may share a file's bytes or a caption with train.
-    (CI once built a language-id test clip byte-identical to a train clip from such a pair.)"""
+    voices share files): no test pool item may share a file's bytes or a caption with train."""
     from qwenlike.corpus import sounds, tasks_music as tm, tasks_sound as tsd, tasks_speech as ts
     from qwenlike.corpus.common import file_digest
 
