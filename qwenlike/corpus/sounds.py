@@ -228,16 +228,19 @@ def instruments() -> tuple[SoundFile, ...]:
     return _scan(INSTRUMENT_RULES)
 
 
+def file_bytes(sf: SoundFile) -> bytes:
+    """The recording as packaged (a plain file, or a member of a Qt .rcc archive)."""
+    return RccArchive(sf.path).read(sf.member) if sf.member else Path(sf.path).read_bytes()
+
+
 def digest(sf: SoundFile) -> str:
     """SHA-1 of the file's bytes: packs ship the same recording under several names (Hedgewars'
     Default and Classic voices share files), and a held-out pool must not hold a train file's twin."""
-    data = RccArchive(sf.path).read(sf.member) if sf.member else Path(sf.path).read_bytes()
-    return hashlib.sha1(data).hexdigest()
+    return hashlib.sha1(file_bytes(sf)).hexdigest()
 
 
 @lru_cache(maxsize=256)
 def load(sf: SoundFile) -> np.ndarray:
     """Decoded float32 16 kHz mono; events are trimmed of leading/trailing silence."""
-    data = RccArchive(sf.path).read(sf.member) if sf.member else Path(sf.path).read_bytes()
-    wav = load_audio(data)
+    wav = load_audio(file_bytes(sf))
     return wav if sf in beds() else trim(wav)
