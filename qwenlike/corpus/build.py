@@ -175,7 +175,8 @@ def _prewarm() -> None:
         f()
     for f in (tasks_speech.voice_parts, tasks_speech.world_voice_parts, tasks_speech.sentence_parts,
               tasks_speech.asr_train_sentences, tasks_speech.english_word_recordings,
-              tasks_speech.word_recording_parts, tasks_sound.event_parts, tasks_sound.vocal_parts, tasks_sound.bed_parts):
+              tasks_speech.word_recording_parts, tasks_speech.stamp_parts, tasks_sound.event_parts,
+              tasks_sound.vocal_parts, tasks_sound.bed_parts, tasks_music.recorded_instrument_parts):
         try:
             f()
         except Exception:  # a missing source is reported per item by the workers
