@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 
@@ -236,40 +237,76 @@ def word_recording_parts() -> dict[str, list[recordings.Recording]]:
     return partition(recs, key=lambda r: r.key or r.id, content=lambda r: [file_digest(r.path)])
 
 
+LID_SECONDS = (3.0, 6.0)  # speech per language-id clip: a few utterances, as LID benchmarks use (FLEURS ~10 s)
+LID_MAX_UTTERANCES = 6
+LID_MAX_SECONDS = 10.0  # an utterance that would run past this is left out (training recipes drop clips over 12 s)
+
+
+def _run_on(rng: np.random.Generator, draw: Callable[[], tuple[np.ndarray, str, list[str]]]) -> tuple[np.ndarray, str, list[str]]:
+    """One speaker's utterances, drawn by `draw()` until the clip holds LID_SECONDS of speech, joined
+    by short pauses: a single caption or word (0.5-1.5 s) is too little to tell Italian from Spanish.
+    An utterance that would take the clip past LID_MAX_SECONDS is passed over for another."""
+    target = float(rng.uniform(*LID_SECONDS)) * SR
+    parts: list[np.ndarray] = []
+    texts: list[str] = []
+    groups: list[str] = []
+    length = 0
+    for _ in range(4 * LID_MAX_UTTERANCES):
+        if parts and (length >= target or len(texts) >= LID_MAX_UTTERANCES):
+            break
+        wav, text, group = draw()
+        pause = np.zeros(int(rng.uniform(0.15, 0.45) * SR) if parts else 0, np.float32)
+        if parts and length + len(pause) + len(wav) > LID_MAX_SECONDS * SR:
+            continue
+        parts += [pause, wav]
+        length += len(pause) + len(wav)
+        texts.append(text)
+        groups += [g for g in group if g not in groups]
+    return np.concatenate(parts), " ".join(t for t in texts if t), groups
+
+
 def language_id(split: str, i: int, rng: np.random.Generator) -> Example:
     lang = balanced(sorted(speech.LID_LANGUAGES), "language_id", split, i)
     label = speech.LID_LANGUAGES[lang]
     stamps = pool_for(stamp_parts(), split)
+    captioned = [s for s in stamps if lang in s.captions]
     world = [v for v in world_voices_for(split) if v.lang == lang]
     mode = int(rng.integers(4 if build_voices() == "multilingual" else 3))
-    if mode == 3 and world:  # --voices multilingual: an MBROLA voice of the language reads a caption
-        st = choice(rng, [s for s in stamps if lang in s.captions])
+
+    def read_by(v: speech.Voice, extra: list[str]) -> Callable[[], tuple[np.ndarray, str, list[str]]]:
+        def draw() -> tuple[np.ndarray, str, list[str]]:
+            st = choice(rng, captioned)
+            return _say(v, st.captions[lang], rng), st.captions[lang], [f"stamp:{st.id}"] + extra
+        return draw
+
+    if mode == 3 and world:  # --voices multilingual: an MBROLA voice of the language reads captions
         v = choice(rng, world)
-        wav = _say(v, st.captions[lang], rng)
-        return _example(wav, rng, p_aug=0.5, answer=label, label=label, text=st.captions[lang], language=lang,
-                        voice=v.id, source="speech.mbrola", group=[f"stamp:{st.id}"] + held(v),
-                        meta={"stamp": st.id, "kind": "tts"})
+        wav, text, group = _run_on(rng, read_by(v, held(v)))
+        return _example(wav, rng, p_aug=0.5, answer=label, label=label, text=text, language=lang,
+                        voice=v.id, source="speech.mbrola", group=group, meta={"kind": "tts"})
     spoken = [s for s in stamps if lang in s.spoken]
     words = [r for r in pool_for(word_recording_parts(), split) if r.lang == lang]
     if mode == 1 and spoken:
-        st = choice(rng, spoken)
-        wav = trim(recordings_load(st.spoken[lang]))
-        return _example(wav, rng, p_aug=0.5, answer=label, label=label, text=st.captions.get(lang, ""),
-                        language=lang, voice=f"tuxpaint:{lang}", source="recordings.tuxpaint",
-                        group=[f"stamp:{st.id}"], meta={"stamp": st.id, "kind": "recorded description"})
+        def described() -> tuple[np.ndarray, str, list[str]]:
+            st = choice(rng, spoken)
+            return trim(recordings_load(st.spoken[lang])), st.captions.get(lang, ""), [f"stamp:{st.id}"]
+        wav, text, group = _run_on(rng, described)
+        return _example(wav, rng, p_aug=0.5, answer=label, label=label, text=text, language=lang,
+                        voice=f"tuxpaint:{lang}", source="recordings.tuxpaint", group=group,
+                        meta={"kind": "recorded descriptions"})
     if mode == 2 and words:
-        r = choice(rng, words)
-        wav = trim(recordings_load(r.path))
-        return _example(wav, rng, p_aug=0.5, answer=label, label=label, text=r.text, language=lang,
-                        voice=f"ktuberling:{lang}", source="recordings.ktuberling", group=[f"word:{r.key}"],
-                        meta={"word_key": r.key, "kind": "recorded word"})
-    st = choice(rng, [s for s in stamps if lang in s.captions])
+        def said() -> tuple[np.ndarray, str, list[str]]:
+            r = choice(rng, words)
+            return trim(recordings_load(r.path)), r.text, [f"word:{r.key}"]
+        wav, text, group = _run_on(rng, said)
+        return _example(wav, rng, p_aug=0.5, answer=label, label=label, text=text, language=lang,
+                        voice=f"ktuberling:{lang}", source="recordings.ktuberling", group=group,
+                        meta={"kind": "recorded words"})
     var = choice(rng, pool_for(variant_parts(), split))
     v = next(x for x in speech.language_voices() if x.id == f"espeak:{lang}+{var}")
-    wav = _say(v, st.captions[lang], rng)
-    return _example(wav, rng, p_aug=0.5, answer=label, label=label, text=st.captions[lang], language=lang,
-                    voice=v.id, source="speech.espeak", group=[f"stamp:{st.id}", f"variant:{var}"],
-                    meta={"stamp": st.id, "kind": "tts"})
+    wav, text, group = _run_on(rng, read_by(v, [f"variant:{var}"]))
+    return _example(wav, rng, p_aug=0.5, answer=label, label=label, text=text, language=lang,
+                    voice=v.id, source="speech.espeak", group=group, meta={"kind": "tts"})
 
 
 # ---------------------------------------------------------------------------------------------
