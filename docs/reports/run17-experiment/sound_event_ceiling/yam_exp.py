@@ -1,23 +1,15 @@
 """YAMNet (AudioSet) embeddings as sound-event features: head test accuracy vs the Whisper blocks."""
 import sys, json, time
 sys.path.insert(0, '/tmp/lead/e17')
-import numpy as np, torch, librosa, onnxruntime as ort
+import numpy as np, torch
+from yam_frontend import patches, session
 from qwenlike.probe import fit_logistic, _clips_and_labels
 from qwenlike.tasks import load_tasks
 from qwenlike.corpus.common import load_audio, trim, SR
 from qwenlike.corpus.mix import augment
 torch.set_num_threads(1)
 corpus = sys.argv[1]
-so = ort.SessionOptions(); so.intra_op_num_threads = 1; so.inter_op_num_threads = 1
-sess = ort.InferenceSession('/tmp/lead/e17/yam/emb.onnx', so, providers=['CPUExecutionProvider'])
-FB = torch.tensor(librosa.filters.mel(sr=16000, n_fft=512, n_mels=64, fmin=125, fmax=7500, htk=True, norm=None), dtype=torch.float32)
-WIN = torch.hann_window(400)
-def patches(w):
-    x = torch.from_numpy(np.asarray(w, np.float32))
-    if len(x) < 512 + 95 * 160: x = torch.nn.functional.pad(x, (0, 512 + 95 * 160 - len(x)))
-    spec = torch.stft(x, 512, 160, 400, WIN, center=False, return_complex=True).abs()  # (257, T)
-    lm = torch.log(FB @ spec + 1e-3).T  # (T, 64)
-    return torch.stack([lm[s:s + 96] for s in range(0, lm.shape[0] - 96 + 1, 48)])[:, None].numpy()
+sess = session(1)
 def feats(waves):
     out = []
     for w in waves:

@@ -1,17 +1,10 @@
 """YAMNet (AudioSet) embeddings + class scores for the same clips as v4_feats.pt (one 5 s crop per file)."""
-import sys, time, numpy as np, torch, librosa, onnxruntime as ort
+import sys, time, os, numpy as np, torch
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '../../run17-experiment/sound_event_ceiling'))
+from yam_frontend import patches, session
 from qwenlike.corpus import sounds
 from qwenlike.corpus.common import SR
-so = ort.SessionOptions(); so.intra_op_num_threads = 2; so.inter_op_num_threads = 1
-sess = ort.InferenceSession('/tmp/lead/e17/yam/emb.onnx', so, providers=['CPUExecutionProvider'])
-FB = torch.tensor(librosa.filters.mel(sr=16000, n_fft=512, n_mels=64, fmin=125, fmax=7500, htk=True, norm=None), dtype=torch.float32)
-WIN = torch.hann_window(400)
-def patches(w):
-    x = torch.from_numpy(np.asarray(w, np.float32))
-    if len(x) < 512 + 95 * 160: x = torch.nn.functional.pad(x, (0, 512 + 95 * 160 - len(x)))
-    spec = torch.stft(x, 512, 160, 400, WIN, center=False, return_complex=True).abs()
-    lm = torch.log(FB @ spec + 1e-3).T
-    return torch.stack([lm[s:s + 96] for s in range(0, lm.shape[0] - 96 + 1, 48)])[:, None].numpy()
+sess = session(2)
 d = torch.load('/tmp/lead/e18/v4_feats.pt')
 byid = {e.id: e for e in sounds.events()}
 out = []; t0 = time.time()
