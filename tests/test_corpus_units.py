@@ -150,8 +150,7 @@ def test_fortune_sentences_split_prose_and_drop_layout() -> None:
 
 
 def test_espeak_call_is_repeated_when_it_leaves_an_unsized_wav(monkeypatch) -> None:
-    """espeak-ng sizes its WAV header on close; one left at the placeholder (seen under load with
-    MBROLA voices) is synthesised again with the same arguments, not read as a truncated file."""
+    """espeak-ng sizes its WAV header on close; one left at the placeholder (seen under load) is synthesised again with the same arguments, not read as a truncated file."""
     import subprocess
 
     from qwenlike.corpus import speech
@@ -168,12 +167,12 @@ def test_espeak_call_is_repeated_when_it_leaves_an_unsized_wav(monkeypatch) -> N
     monkeypatch.setattr(speech, "which", lambda name: "/usr/bin/" + name)
     monkeypatch.setattr(speech.subprocess, "run", fake_run)
     always_bad = False
-    wav = speech._espeak("mb-de1", "Hallo", 1.0, None, 100)
+    wav = speech._espeak("de+m3", "Hallo", 1.0, None, 100)
     assert len(calls) == 3 and calls[0] == calls[2] and wav.shape == (8000,)
     calls.clear()
     always_bad = True
     with pytest.raises(RuntimeError, match="unfinished WAV file three times"):
-        speech._espeak("mb-de1", "Hallo", 1.0, None, 100)
+        speech._espeak("de+m3", "Hallo", 1.0, None, 100)
     assert len(calls) == 3
 
 

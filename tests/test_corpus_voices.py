@@ -121,3 +121,39 @@ def test_multilingual_build_without_the_voices_warns_once(tmp_path: Path, monkey
     world = {f"mbrola:{n}" for n, _, _ in speech.MBROLA_WORLD}
     rows = [r for s in SPLITS for r in _rows(tmp_path / "c")[s]]
     assert len(rows) == 3 and not any(r["voice"] in world for r in rows)  # the English voices still serve
+
+
+def _spin(seconds: float) -> None:
+    import time
+
+    end = time.time() + seconds
+    while time.time() < end:
+        pass
+
+
+@pytest.mark.skipif(not Path("/usr/share/mbrola/es1/es1").exists(), reason="mbrola-es1 missing: run scripts/install_assets.sh")
+def test_mbrola_voice_gives_the_same_samples_on_a_busy_cpu() -> None:
+    """es1 lacks diphones for 14 of the 58 phonemes espeak-ng gives it in this sentence; through
+    espeak-ng's own pipe to mbrola such a voice lost samples on a busy CPU (a corpus rebuild differed
+    in 7 clips). Phonemes first, then mbrola, each a process of its own: the same samples every time,
+    at espeak-ng's level."""
+    import multiprocessing as mp
+
+    import numpy as np
+
+    voice = speech.Voice("mbrola:es1", "mbrola", "es", "male", "adult", "", "mb-es1")
+    text = "El perro de mi vecino ladra todas las noches junto a la ventana."
+    busy = [mp.get_context("spawn").Process(target=_spin, args=(60.0,)) for _ in range(2)]
+    for p in busy:
+        p.start()
+    try:
+        takes = [speech.synth(voice, text, rate=1.1, pitch=40) for _ in range(4)]
+    finally:
+        for p in busy:
+            p.terminate()
+    assert all(np.array_equal(takes[0], t) for t in takes[1:])
+    assert 2.5 < takes[0].size / 16000 < 8.0  # the whole sentence, not a cut-off stump
+    assert abs(float(np.abs(takes[0]).max()) - 0.75) < 0.05
+    # the amplitude asked for scales the level
+    quiet = speech.synth(voice, text, rate=1.1, pitch=40, volume=50)
+    assert abs(float(np.abs(quiet).max()) - 0.375) < 0.03

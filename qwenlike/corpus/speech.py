@@ -154,8 +154,10 @@ def language_voices() -> tuple[Voice, ...]:
 
 def synth(voice: Voice, text: str, rate: float = 1.0, pitch: int | None = None, volume: int = 100) -> np.ndarray:
     """Speak `text`; returns trimmed float32 mono 16 kHz. `rate` is a speed factor (1 = engine default)."""
-    if voice.engine in ("espeak", "mbrola"):
+    if voice.engine == "espeak":
         wav = _espeak(voice.arg, text, rate, pitch, volume)
+    elif voice.engine == "mbrola":
+        wav = _mbrola(voice.arg, text, rate, pitch, volume)
     elif voice.engine == "pico":
         wav = _pico(voice.arg, text, rate, pitch)
     elif voice.engine == "piper":
@@ -179,9 +181,6 @@ def _espeak(arg: str, text: str, rate: float, pitch: int | None, volume: int) ->
     args = ["espeak-ng", "-v", arg, "-s", str(int(round(165 * rate))), "-a", str(int(volume)), "-w", str(out)]
     if pitch is not None:
         args += ["-p", str(int(pitch))]
-    if arg.startswith("mb-"):
-        # 30 ms between words: MBROLA's run-together words cost Whisper base ~10 WER points.
-        args += ["-g", "3"]
     for _ in range(3):
         # Text on stdin: a sentence that starts with '-' must not be read as an option.
         res = subprocess.run(args, input=text.encode("utf-8"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -190,10 +189,44 @@ def _espeak(arg: str, text: str, rate: float, pitch: int | None, volume: int) ->
             raise RuntimeError(f"espeak-ng -v {arg} failed: {res.stderr.decode(errors='replace').strip()[:200]}")
         if _wav_finished(out):
             return load_audio(out)
-        # espeak-ng writes a placeholder header and sizes it on close; with an MBROLA voice on a busy
-        # machine it was seen to exit 0 with the placeholder left (CI, under a training run): the same
-        # call again gives the same samples, a new draw would not.
+        # espeak-ng writes a placeholder header and sizes it on close; on a busy machine it was seen to
+        # exit 0 with the placeholder left (CI, under a training run, when MBROLA voices still went
+        # through it): the same call again gives the same samples, a new draw would not.
     raise RuntimeError(f"espeak-ng -v {arg} left an unfinished WAV file three times for {text[:60]!r}")
+
+
+def _mbrola(arg: str, text: str, rate: float, pitch: int | None, volume: int) -> np.ndarray:
+    """An MBROLA voice: espeak-ng writes the phonemes (.pho), then mbrola speaks them, each in a
+    process of its own. espeak-ng's built-in pipe to mbrola ("mbrowrap") loses samples on a busy CPU
+    whenever the voice meets a diphone it lacks (seen: a corpus rebuild differed in 7 clips); this
+    way the samples depend on the text and arguments alone."""
+    if which("espeak-ng") is None or which("mbrola") is None:
+        raise SourceMissing("espeak-ng and mbrola")
+    name = arg.removeprefix("mb-")
+    database = Path("/usr/share/mbrola") / name / name
+    if not database.exists():
+        raise SourceMissing(f"MBROLA voice {name} ({database})")
+    # 30 ms between words (-g 3): MBROLA's run-together words cost Whisper base ~10 WER points.
+    args = ["espeak-ng", "-q", "--pho", "-v", arg, "-s", str(int(round(165 * rate))), "-g", "3"]
+    if pitch is not None:
+        args += ["-p", str(int(pitch))]
+    # Text on stdin: a sentence that starts with '-' must not be read as an option.
+    res = subprocess.run(args, input=text.encode("utf-8"), capture_output=True, timeout=60)
+    if res.returncode != 0 or not res.stdout.strip():
+        raise RuntimeError(f"espeak-ng --pho -v {arg} failed: {res.stderr.decode(errors='replace').strip()[:200]}")
+    out = _tmp_wav("mbrola")
+    # -e: a missing diphone is skipped (as espeak-ng's own pipe does), not a fatal error.
+    done = subprocess.run(["mbrola", "-e", str(database), "-", str(out)], input=res.stdout,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"mbrola {name} failed: {done.stderr.decode(errors='replace').strip()[:200]}")
+    wav = load_audio(out)
+    # The databases are recorded at levels up to 8 dB apart: peak-normalise to espeak-ng's level
+    # (about 0.75 at amplitude 100), then scale by the amplitude asked for.
+    peak = float(np.abs(wav).max()) if wav.size else 0.0
+    if peak > 0:
+        wav = wav * np.float32(0.75 * volume / 100 / peak)
+    return wav.astype(np.float32)
 
 
 def _wav_finished(path: Path) -> bool:
