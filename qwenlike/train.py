@@ -120,6 +120,15 @@ def resolve_precision(cfg: TrainConfig, device: torch.device) -> str:
     return "bf16" if fast_bf16(device) else "fp32"
 
 
+def precision_note(cfg: TrainConfig, device: torch.device) -> str:
+    """The precision for the start-up line, with why where `auto` fell back to fp32 on a CPU."""
+    precision = resolve_precision(cfg, device)
+    if cfg.precision == "auto" and precision == "fp32" and device.type == "cpu":
+        return ("fp32 (auto: this CPU has no AMX or AVX512-BF16, where a bf16 matmul runs ~100x slower than fp32; "
+                "a recipe timed in bf16 on an AMX CPU takes 2-3x longer here)")
+    return precision
+
+
 def seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -602,7 +611,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         print(
             f"train: {len(examples)} conversations, {dist.world} process(es) x {accum} accumulation x "
             f"{cfg.data.micro_batch_size} = global batch {cfg.data.micro_batch_size * per_step}; "
-            f"{n_train / 1e6:.2f} M trainable parameters; precision {resolve_precision(cfg, dist.device)}; padding waste {waste:.1%} bucketed vs {flat:.1%} unbucketed",
+            f"{n_train / 1e6:.2f} M trainable parameters; precision {precision_note(cfg, dist.device)}; padding waste {waste:.1%} bucketed vs {flat:.1%} unbucketed",
             file=sys.stderr,
         )  # fmt: skip
     logger = Logger(cfg, dist, step)
