@@ -6,6 +6,8 @@
 # (qwenlike/default_model) and its core-suite evaluation. On 2 CPU cores with bf16 (AVX512-BF16 or
 # AMX), sixteenth run: corpus 6 min, stage 1 17 min, stage 2 72 min, head 2 min, stage 3 10 min
 # (1 h 47 min; docs/default-model.md); then eval 5 min.
+# On a CPU without AMX or AVX512-BF16 `precision: auto` trains in fp32: stage 1 took 4.5 s per step
+# on a 2-core AMD EPYC (AVX2 only) against 1.9 with AMX, so expect about 4 to 5 hours there.
 # Every step resumes: rerun the script after an interruption and it picks up where it stopped.
 #   bash scripts/train_default.sh            # everything
 #   STAGES="package eval" bash scripts/train_default.sh
