@@ -150,7 +150,8 @@ def test_fortune_sentences_split_prose_and_drop_layout() -> None:
 
 
 def test_espeak_call_is_repeated_when_it_leaves_an_unsized_wav(monkeypatch) -> None:
-    """espeak-ng sizes its WAV header on close; one left at the placeholder (seen under load) is synthesised again with the same arguments, not read as a truncated file."""
+    """espeak-ng sizes its WAV header on close; one left at the placeholder (seen under load) is
+    synthesised again with the same arguments, not read as a truncated file."""
     import subprocess
 
     from qwenlike.corpus import speech

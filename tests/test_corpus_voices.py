@@ -133,7 +133,7 @@ def _spin(seconds: float) -> None:
 
 @pytest.mark.skipif(not Path("/usr/share/mbrola/es1/es1").exists(), reason="mbrola-es1 missing: run scripts/install_assets.sh")
 def test_mbrola_voice_gives_the_same_samples_on_a_busy_cpu() -> None:
-    """es1 lacks diphones for 14 of the 58 phonemes espeak-ng gives it in this sentence; through
+    """mbrola meets 16 diphones es1 lacks among the 63 phonemes espeak-ng gives it for this sentence; through
     espeak-ng's own pipe to mbrola such a voice lost samples on a busy CPU (a corpus rebuild differed
     in 7 clips). Phonemes first, then mbrola, each a process of its own: the same samples every time,
     at espeak-ng's level."""
