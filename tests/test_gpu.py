@@ -5,7 +5,6 @@ transformers' logits on the GPU. Run on a lent H100: docs/training.md ("On a GPU
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -14,20 +13,14 @@ import torch
 from qwenlike import chat
 from qwenlike.checkpoint import from_pretrained
 from qwenlike.cli import main as cli
-from qwenlike.data import write_tone_manifest
 from qwenlike.generate import GenerationConfig, generate
 from qwenlike.inputs import prepare
-from qwenlike.train import run
 
 from conftest import tone
-from test_train import QUIET, TINY, launch, log_of, max_diff, weights
+from test_parity import _hf_inputs
+from test_train import QUIET, TINY, launch, log_of, max_diff, tones, weights  # noqa: F401 (tones: a fixture)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible")
-
-
-@pytest.fixture(scope="module")
-def tones(tmp_path_factory):
-    return write_tone_manifest(tmp_path_factory.mktemp("tones"), n=8, seconds=0.3)
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +95,7 @@ def test_qwen2_audio_import_matches_transformers_on_the_gpu(q2a_dir, tmp_path):
     ours = from_pretrained(conv_dir, device="cuda").eval()
     clips = [tone(10.0, 200), tone(29.0, 350, seed=1)]
     conv = chat.analysis(clips, "What is that sound?")
-    text = proc.apply_chat_template(conv, tokenize=False, add_generation_prompt=True)
-    inp = {k: v.cuda() for k, v in proc(text=text, audio=clips, sampling_rate=16000, return_tensors="pt").items()}
+    inp = {k: v.cuda() for k, v in _hf_inputs(proc, conv, clips).items()}
     batch = prepare([conv], ours.tokenizer, ours.config, add_generation_prompt=True, clips=[clips])
     batch.to("cuda")
     with torch.no_grad():
