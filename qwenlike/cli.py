@@ -297,6 +297,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_corpus(args: argparse.Namespace) -> int:
+    if args.action == "fingerprint":
+        from .corpus.fingerprint import main as corpus_fingerprint
+
+        return corpus_fingerprint(args.rest)
     from .corpus.build import main as corpus_build
 
     return corpus_build(args.rest)
@@ -410,8 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=cmd_train)
 
     co = sub.add_parser("corpus", help="offline corpus for all 30 tasks: qwenlike corpus build --out DIR [--tasks ...] [--per-task N] [--seed S]")
-    co.add_argument("action", choices=["build"])
-    co.add_argument("rest", nargs=argparse.REMAINDER, help="options of `qwenlike corpus build --help`")
+    co.add_argument("action", choices=["build", "fingerprint"],
+                    help="build: make a corpus; fingerprint DIR [--expect FILE]: digests per task and split, compared with a recorded one")
+    co.add_argument("rest", nargs=argparse.REMAINDER, help="options of `qwenlike corpus build --help` or `qwenlike corpus fingerprint --help`")
     co.set_defaults(func=cmd_corpus)
 
     t = sub.add_parser("tiny", help="write a tiny random model (for smoke tests; answers are noise)")

@@ -25,6 +25,9 @@ if has corpus; then  # sizes: the tasks the model is judged on get more items (a
   $Q corpus build --out "$RUN/corpus" --seed 0 --sizes 60,5,10 --voices multilingual \
     --task-size asr=6000,10,60 --task-size language_id=800,10,40 --task-size speaker_gender=600,10,40 \
     --task-size sound_event=1000,10,40 --task-size instrument=600,10,40 --task-size voice_chat=600,5,10
+  # the same items as the recorded build? (per task and split; a mismatch names where to look and trains on)
+  $Q corpus fingerprint "$RUN/corpus" --expect recipes/default-corpus.fingerprint.json > "$RUN/corpus.fingerprint.json" ||
+    echo "train_default: this corpus differs from the recorded one (above), so the model will differ from the shipped one" >&2
 fi
 if has ctc; then  # stage 1: the adapter alone, by CTC against the LM's embedding table
   $Q train recipes/default-ctc.yaml output_dir="$RUN/ctc" data.corpus="$RUN/corpus" --resume

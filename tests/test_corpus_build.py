@@ -179,6 +179,29 @@ def test_other_seed_differs_and_item_independent_of_plan(tiny: Path, tmp_path: P
     assert all(again[k] == base[k] for k in again)  # an item depends on (seed, task, split, index) only
 
 
+def test_fingerprint_matches_the_same_build_and_names_the_task_splits_that_differ(tiny: Path, tmp_path: Path, capsys) -> None:
+    from qwenlike.corpus import fingerprint as fp
+
+    same, other = tmp_path / "same", tmp_path / "other"
+    for out, seed in ((same, "7"), (other, "8")):
+        assert build.main(["--out", str(out), "--tasks", "note_analysis", "--sizes", "2,1,2", "--seed", seed, "--quiet"]) == 0
+    whole, mine = fp.fingerprint(tiny), fp.fingerprint(same)
+    assert mine["corpus_version"] == build.CORPUS_VERSION and mine["items"] == {"train": 2, "validation": 1, "test": 2}
+    assert set(whole["tasks"]) == {t.name for t in catalog.TASKS}
+    assert mine["tasks"]["note_analysis"] == whole["tasks"]["note_analysis"]  # the same items, built apart
+    assert len({d for t in whole["tasks"].values() for d in t.values()}) == 3 * len(catalog.TASKS)
+    recorded = tmp_path / "recorded.json"
+    recorded.write_text(json.dumps(mine))
+    capsys.readouterr()
+    assert fp.main([str(same), "--expect", str(recorded)]) == 0
+    assert "matches" in capsys.readouterr().err
+    assert fp.main([str(other), "--expect", str(recorded)]) == 1  # seed 8: other notes
+    err = capsys.readouterr().err
+    assert "differs" in err and "in 3 of 3 task splits: note_analysis/test, note_analysis/train, note_analysis/validation" in err
+    with pytest.raises(UserError, match="not a corpus build"):
+        fp.main([str(tmp_path), "--expect", str(recorded)])
+
+
 def test_missing_source_is_skipped_with_one_warning(tmp_path: Path, monkeypatch, capsys) -> None:
     from qwenlike.corpus import music
     from qwenlike.corpus.common import SourceMissing, _warned
