@@ -4,8 +4,10 @@
 # (CTC alignment of the adapter), stage 2 (LoRA instruction tuning), the label head (fitted on the
 # corpus's train split), stage 3 (a LoRA that reads the head's rows), the packaged delta
 # (qwenlike/default_model) and its core-suite evaluation. On 2 CPU cores with bf16 (AVX512-BF16 or
-# AMX), sixteenth run: corpus 6 min, stage 1 17 min, stage 2 72 min, head 2 min, stage 3 10 min
-# (1 h 47 min; docs/default-model.md); then eval 5 min.
+# AMX), eighteenth session (the seventeenth run's recipe, nothing else running): corpus 9 min, stage 1
+# 16 min, stage 2 74 min, head 2.6 min, stage 3 12 min (1 h 53 min; docs/default-model.md); since the
+# twentieth session the head reads eleven tasks and stage 3 runs 168 steps (about 17 min): about
+# 1 h 58 min; then eval 5 min. The shipped weights: docs/reports/run20-experiment/reproduce.sh.
 # On a CPU without AMX or AVX512-BF16 `precision: auto` trains in fp32: stage 1 took 4.5 s per step
 # on a 2-core AMD EPYC (AVX2 only) against 1.9 with AMX, so expect about 4 to 5 hours there.
 # Every step resumes: rerun the script after an interruption and it picks up where it stopped.
@@ -36,9 +38,10 @@ if has sft; then
   $Q train recipes/default-sft.yaml output_dir="$RUN/sft" data.corpus="$RUN/corpus" \
     model.path="$RUN/ctc/checkpoint-500" --resume
 fi
-if has head; then  # a logistic regression per judged classification task on encoder blocks 1-4 (train split)
+if has head; then  # a logistic regression per closed-set task the encoder separates, on blocks 1-4 (train split)
   [ -f "$RUN/head/config.json" ] || $Q label-head --model "$RUN/sft/checkpoint-650" --corpus "$RUN/corpus" \
-    --tasks speaker_gender,language_id,instrument,sound_event --blocks 1,2,3,4 --out "$RUN/head"
+    --tasks speaker_gender,language_id,instrument,sound_event,accent_id,acoustic_scene,speech_emotion,speaker_age,speaker_count,event_counting,music_style \
+    --blocks 1,2,3,4 --out "$RUN/head"
 fi
 if has labels; then  # stage 3: a fresh LoRA learns to read the head's rows (head and adapter frozen)
   $Q train recipes/default-labels.yaml output_dir="$RUN/labels" data.corpus="$RUN/corpus" \
@@ -46,7 +49,7 @@ if has labels; then  # stage 3: a fresh LoRA learns to read the head's rows (hea
 fi
 if has package; then  # what ships: config, tokenizer and the trained weights (projector, head, LoRAs) in fp16
   .venv/bin/python -c "import sys; from qwenlike.checkpoint import pack_delta; pack_delta(sys.argv[1], sys.argv[2])" \
-    "$RUN/labels/checkpoint-120" qwenlike/default_model
+    "$RUN/labels/checkpoint-168" qwenlike/default_model
   cp "$RUN/corpus/label_sets.json" qwenlike/default_model/  # classify --task finds the labels it learnt
   du -sh qwenlike/default_model
 fi

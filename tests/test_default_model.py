@@ -171,7 +171,9 @@ def test_the_shipped_default_model_is_only_the_trained_weights():
     meta = json.loads((d / "config.json").read_text())
     # stage 2's LoRA (r 16) and the label-head stage's (r 16) folded into one of rank 32
     assert meta["delta"]["base"] == SPEC and meta["delta"]["lora"]["r"] == 32
-    assert [g["task"] for g in meta["qwenlike"]["label_head"]["groups"]] == ["speaker_gender", "language_id", "instrument", "sound_event"]
+    assert [g["task"] for g in meta["qwenlike"]["label_head"]["groups"]] == [  # the four judged tasks, then seven more (twentieth session)
+        "speaker_gender", "language_id", "instrument", "sound_event", "accent_id", "acoustic_scene", "speech_emotion",
+        "speaker_age", "speaker_count", "event_counting", "music_style"]
     with safe_open(str(d / "delta.safetensors"), framework="pt") as f:
         names = list(f.keys())
     assert names and all(n.startswith(("projector.", "label_head.")) or ".lora_" in n for n in names)
@@ -199,7 +201,7 @@ def test_default_model_ask_on_a_10_s_clip_reports_time_and_stays_under_3_gb():
     r = cli("ask", str(EXAMPLES / "weather_report.wav"), "-q", "What is said in this clip?", "--json")  # no --model
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["audio_seconds"] == 10.0 and out["audio_tokens"] == 125 + 4 and out["new_tokens"] > 0  # 125 frame tokens + 4 label-head rows
+    assert out["audio_seconds"] == 10.0 and out["audio_tokens"] == 125 + 11 and out["new_tokens"] > 0  # 125 frame tokens + 11 label-head rows
     assert out["answer"].strip() and out["finish_reason"] == "stop"  # a sentence that ends, not a runaway
     assert 0 < out["seconds"] and out["peak_rss_mb"] < 3072, out
 
