@@ -21,6 +21,7 @@ from pathlib import Path
 
 from qwenlike.errors import UserError
 
+from .checks import audio_hash
 from .common import SPLITS
 
 AUDIO = ("audio", "audio2")
@@ -28,7 +29,7 @@ AUDIO = ("audio", "audio2")
 
 def _item_digest(row: dict) -> bytes:
     meta = {k: v for k, v in row.items() if k not in AUDIO}
-    clips = [hashlib.sha1(row[c]["bytes"]).hexdigest() if row.get(c) else "" for c in AUDIO]
+    clips = [audio_hash(row, c) for c in AUDIO]
     return (json.dumps(meta, sort_keys=True, ensure_ascii=False) + "\n" + " ".join(clips) + "\n").encode()
 
 
