@@ -3,13 +3,13 @@ there is one), the second model's 95 % interval, and a mark where the second fal
 first's interval."""
 import json, sys
 
-PRIMARY = ("accuracy", "wer", "cider_d", "iou", "intent_accuracy", "event_f1", "entity_f1", "bleu", "token_f1")
+from qwenlike.evaluation import primary_metric
 a, b = (json.load(open(p))["tasks"] for p in sys.argv[1:3])
 names = sys.argv[3:5] if len(sys.argv) > 4 else ["first", "second"]
 print(f"{'task':<24} {'metric':<15} {names[0]:>8} -> {names[1]:<8} {'interval of ' + names[1]:<22} mAP")
 for t in sorted(set(a) | set(b)):
     ra, rb = a.get(t, {}), b.get(t, {})
-    m = next(k for k in PRIMARY if k in ra or k in rb)
+    m = (primary_metric(ra) or primary_metric(rb))[0]
     lo, hi = ra.get("ci95", [None, None])
     va, vb = ra.get(m), rb.get(m)
     out = "" if None in (va, vb, lo) or lo <= vb <= hi else "  *"
