@@ -155,3 +155,39 @@ def test_model_label_head_full_trains_the_head_on_with_the_lm_loss_and_keeps_it_
     assert not torch.equal(stored["label_head.linear.weight"], fitted)  # trained on from the fit
     with pytest.raises(UserError, match="model.label_head"):
         run(tiny_align_args(tones, tmp_path / "bad", "model.label_head=lora"))
+
+
+@pytest.fixture(scope="module")
+def note_corpus(tmp_path_factory):
+    """note_analysis as the corpus writes it: the answer is "A4, velocity 93", the label (what accuracy
+    scores) the pitch alone; three pitches an octave apart, a different velocity on every clip."""
+    from datasets import DatasetDict
+    from qwenlike.voicechat import to_dataset
+    from test_probe import _row
+
+    notes = {"A3": 220.0, "A4": 440.0, "A5": 880.0}
+    root = tmp_path_factory.mktemp("notes") / "corpus"
+    splits = {}
+    for split, n in (("train", 18), ("test", 9)):
+        rows = []
+        for i in range(n):
+            name = sorted(notes)[i % 3]
+            row = _row("note_analysis", split, i, name, notes[name])
+            row["answer"] = f"{name}, velocity {30 + 7 * i + (50 if split == 'test' else 0)}"
+            rows.append(row)
+        splits[split] = to_dataset(rows)
+    DatasetDict(splits).save_to_disk(str(root))
+    (root / "label_sets.json").write_text(json.dumps({"note_analysis": sorted(notes)}))
+    return root
+
+
+def test_head_and_probe_learn_a_task_s_label_not_its_longer_answer(tiny_dir, note_corpus):
+    # Until the twenty-first session both read note_analysis's answers as labels: the head refused
+    # ("labels outside its label set") and the probe scored 0 (every answer its own class).
+    from qwenlike.probe import probe_tasks
+
+    model = from_pretrained(tiny_dir).eval()
+    (r,) = fit_label_head(model, str(note_corpus), ["note_analysis"], blocks=[1])
+    assert (r["labels"], r["n_train"], r["n_test"], r["test_accuracy"]) == (3, 18, 9, 1.0)
+    (p,) = probe_tasks(model, str(note_corpus), ["note_analysis"], layers=[1])
+    assert (p.labels, p.n_test, p.test_accuracy) == (3, 9, 1.0)
