@@ -6,8 +6,9 @@
 # (qwenlike/default_model) and its core-suite evaluation. On 2 CPU cores with bf16 (AVX512-BF16 or
 # AMX), eighteenth session (the seventeenth run's recipe, nothing else running): corpus 9 min, stage 1
 # 16 min, stage 2 74 min, head 2.6 min, stage 3 12 min (1 h 53 min; docs/default-model.md); since the
-# twentieth session the head reads eleven tasks and stage 3 runs 168 steps (about 17 min): about
-# 1 h 58 min; then eval 5 min. The shipped weights: docs/reports/run20-experiment/reproduce.sh.
+# twenty-first session the corpus has more note-analysis and composer clips, the head reads thirteen
+# tasks and stage 3 runs longer: about 2 hours (estimated); then eval 5 min. The shipped weights
+# themselves (stages 1-2 from the seventeenth run): scripts/rebuild_default.sh.
 # On a CPU without AMX or AVX512-BF16 `precision: auto` trains in fp32: stage 1 took 4.5 s per step
 # on a 2-core AMD EPYC (AVX2 only) against 1.9 with AMX, so expect about 4 to 5 hours there.
 # Every step resumes: rerun the script after an interruption and it picks up where it stopped.
@@ -23,10 +24,12 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 
 if has corpus; then  # sizes: the tasks the model is judged on get more items (and bigger test splits); MBROLA's
-  # voices of 12 more languages join speaker gender and language id (--voices multilingual)
+  # voices of 12 more languages join speaker gender and language id (--voices multilingual); the head
+  # needs more than 60 train clips for note analysis's 88 pitches and composer (twenty-first session)
   $Q corpus build --out "$RUN/corpus" --seed 0 --sizes 60,5,10 --voices multilingual \
     --task-size asr=6000,10,60 --task-size language_id=800,10,40 --task-size speaker_gender=600,10,40 \
-    --task-size sound_event=1000,10,40 --task-size instrument=600,10,40 --task-size voice_chat=600,5,10
+    --task-size sound_event=1000,10,40 --task-size instrument=600,10,40 --task-size voice_chat=600,5,10 \
+    --task-size note_analysis=1000,5,10 --task-size composer_id=400,5,10
   # the same items as the recorded build? (per task and split; a mismatch names where to look and trains on)
   $Q corpus fingerprint "$RUN/corpus" --expect recipes/default-corpus.fingerprint.json > "$RUN/corpus.fingerprint.json" ||
     echo "train_default: this corpus differs from the recorded one (above), so the model will differ from the shipped one" >&2
@@ -40,7 +43,7 @@ if has sft; then
 fi
 if has head; then  # a logistic regression per closed-set task the encoder separates, on blocks 1-4 (train split)
   [ -f "$RUN/head/config.json" ] || $Q label-head --model "$RUN/sft/checkpoint-650" --corpus "$RUN/corpus" \
-    --tasks speaker_gender,language_id,instrument,sound_event,accent_id,acoustic_scene,speech_emotion,speaker_age,speaker_count,event_counting,music_style \
+    --tasks speaker_gender,language_id,instrument,sound_event,accent_id,acoustic_scene,speech_emotion,speaker_age,speaker_count,event_counting,music_style,note_analysis,composer_id \
     --blocks 1,2,3,4 --out "$RUN/head"
 fi
 if has labels; then  # stage 3: a fresh LoRA learns to read the head's rows (head and adapter frozen)
@@ -49,7 +52,7 @@ if has labels; then  # stage 3: a fresh LoRA learns to read the head's rows (hea
 fi
 if has package; then  # what ships: config, tokenizer and the trained weights (projector, head, LoRAs) in fp16
   .venv/bin/python -c "import sys; from qwenlike.checkpoint import pack_delta; pack_delta(sys.argv[1], sys.argv[2])" \
-    "$RUN/labels/checkpoint-168" qwenlike/default_model
+    "$RUN/labels/checkpoint-198" qwenlike/default_model
   cp "$RUN/corpus/label_sets.json" qwenlike/default_model/  # classify --task finds the labels it learnt
   du -sh qwenlike/default_model
 fi

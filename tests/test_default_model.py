@@ -171,9 +171,9 @@ def test_the_shipped_default_model_is_only_the_trained_weights():
     meta = json.loads((d / "config.json").read_text())
     # stage 2's LoRA (r 16) and the label-head stage's (r 16) folded into one of rank 32
     assert meta["delta"]["base"] == SPEC and meta["delta"]["lora"]["r"] == 32
-    assert [g["task"] for g in meta["qwenlike"]["label_head"]["groups"]] == [  # the four judged tasks, then seven more (twentieth session)
+    assert [g["task"] for g in meta["qwenlike"]["label_head"]["groups"]] == [  # the four judged tasks, then seven more
         "speaker_gender", "language_id", "instrument", "sound_event", "accent_id", "acoustic_scene", "speech_emotion",
-        "speaker_age", "speaker_count", "event_counting", "music_style"]
+        "speaker_age", "speaker_count", "event_counting", "music_style", "note_analysis", "composer_id"]  # (twentieth session), two more (twenty-first)
     with safe_open(str(d / "delta.safetensors"), framework="pt") as f:
         names = list(f.keys())
     assert names and all(n.startswith(("projector.", "label_head.")) or ".lora_" in n for n in names)
@@ -183,6 +183,27 @@ def test_the_shipped_default_model_is_only_the_trained_weights():
     assert not files & {"optimizer.pt", "rng-rank0.pt", "trainer_state.json"}  # no training state ships
     assert sum(p.stat().st_size for p in d.iterdir()) < 45e6  # fp16 deltas: ~39 MB of weights (two LoRAs as one of rank 32)
 
+
+
+def test_the_recipe_script_packages_what_its_recipes_train_and_the_head_the_model_ships():
+    """scripts/train_default.sh, the stage recipes, stage 3's mixture and the shipped config agree: the
+    script packages the checkpoint each recipe's max_steps ends on, stage 3 draws max_steps x batch
+    conversations and replays every head task, and its head is the shipped head (same tasks, same order)."""
+    import re
+
+    import yaml
+
+    script = (ROOT / "scripts" / "train_default.sh").read_text()
+    recipes = {n: yaml.safe_load((ROOT / "recipes" / f"default-{n}.yaml").read_text()) for n in ("ctc", "sft", "labels")}
+    for name, stage_dir in (("ctc", "ctc"), ("sft", "sft"), ("labels", "labels")):
+        assert f'$RUN/{stage_dir}/checkpoint-{recipes[name]["max_steps"]}"' in script, name
+    labels = recipes["labels"]
+    assert labels["data"]["corpus_samples"] == labels["max_steps"] * labels["global_batch_size"]
+    head_tasks = re.search(r"--tasks ([a-z_,]+)", script.split("label-head", 1)[1]).group(1).split(",")
+    shipped = json.loads((paths.DEFAULT_MODEL / "config.json").read_text())["qwenlike"]["label_head"]["groups"]
+    assert head_tasks == [g["task"] for g in shipped]
+    mixture = yaml.safe_load((ROOT / "task_mixture" / "mixtures" / "default-labels.yaml").read_text())["tasks"]
+    assert set(head_tasks) <= {t for t, w in mixture.items() if w > 0}
 
 # ---------------------------------------------------------------------------------------------
 # the default model itself: needs the base-models packages (CI's second step)
@@ -201,7 +222,7 @@ def test_default_model_ask_on_a_10_s_clip_reports_time_and_stays_under_3_gb():
     r = cli("ask", str(EXAMPLES / "weather_report.wav"), "-q", "What is said in this clip?", "--json")  # no --model
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["audio_seconds"] == 10.0 and out["audio_tokens"] == 125 + 11 and out["new_tokens"] > 0  # 125 frame tokens + 11 label-head rows
+    assert out["audio_seconds"] == 10.0 and out["audio_tokens"] == 125 + 13 and out["new_tokens"] > 0  # 125 frame tokens + 13 label-head rows
     assert out["answer"].strip() and out["finish_reason"] == "stop"  # a sentence that ends, not a runaway
     assert 0 < out["seconds"] and out["peak_rss_mb"] < 3072, out
 
