@@ -117,7 +117,7 @@ def score_task(task: "Task", predictions: Sequence[str], rows: Sequence[Mapping[
             continue
         if name == "accuracy" and task.closed:
             p = [task.parse_label(x) for x in preds]
-            r = [row["label"] or ref for row, ref in zip(norm_rows, refs)]
+            r = [task.label_of(row) for row in norm_rows]
             out.update(_as_scores(name, fn(p, r)))
         elif name in task.metric_inputs:
             tf = TRANSFORMS[task.metric_inputs[name]]

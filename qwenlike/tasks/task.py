@@ -154,6 +154,12 @@ class Task:
         """The assistant's answer for a row (the training target and the evaluation reference)."""
         return self._fill(self.answer, self.row(row), "answer")
 
+    def label_of(self, row: Mapping[str, Any]) -> str:
+        """The closed-set label a row is scored on: its `label` column, else its answer (note_analysis
+        answers "C4, velocity 80" and is scored on "C4"). Scoring, the probe and the label head share it."""
+        row = self.row(row)
+        return str(row["label"] or self.reference(row))
+
     def instruction(self, row: Mapping[str, Any], form: str, seed: int | None = None) -> str:
         """The text instruction of a prompt form ('' for voice chat)."""
         return self._instruction(self.row(row), form, seed)
